@@ -1,0 +1,117 @@
+# Skiff. `make` builds skiff and libskiff.a; `make check` runs every test;
+# `make install PREFIX=…`; `make deps` installs the Debian packages.
+# Both `make` and `make check` install missing packages first.
+#
+# Variables: BUILD (output directory, default build), SAN=1 (AddressSanitizer
+# and UndefinedBehaviorSanitizer), PREFIX, DESTDIR.
+
+PREFIX ?= /usr/local
+BUILD ?= build
+SAN ?=
+
+PCS = libsodium openssl jansson libzstd libcurl libgit2 expat
+CC ?= cc
+ifeq ($(CC),cc)
+CC = gcc
+endif
+
+.PHONY: all build check check-unit check-integration check-fuzz bench deps install clean fuzz
+
+all:
+	@scripts/deps.sh --ensure
+	@$(MAKE) --no-print-directory build
+
+check:
+	@scripts/deps.sh --ensure
+	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory run-checks
+
+deps:
+	@scripts/deps.sh
+
+ifneq ($(MAKECMDGOALS),deps)
+PC_CFLAGS := $(shell pkg-config --cflags $(PCS) 2>/dev/null)
+PC_LIBS := $(shell pkg-config --libs $(PCS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+endif
+
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+ifeq ($(SAN),1)
+CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -I. $(PC_CFLAGS) -MMD -MP
+LIBS = -Wl,--as-needed $(PC_LIBS) -lpthread
+
+LIB_SRCS = $(wildcard common/*.c objects/*.c refs/*.c)
+CLI_SRCS = skiff.c $(wildcard plumbing/*.c porcelain/*.c)
+UNIT_SRCS = $(wildcard tests/unit/test_*.c)
+FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
+
+LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CLI_OBJS = $(CLI_SRCS:%.c=$(BUILD)/%.o)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_REPLAY_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
+
+LIBSKIFF = $(BUILD)/libskiff.a
+SKIFF = $(BUILD)/skiff
+
+build: $(SKIFF) $(UNIT_BINS) $(FUZZ_REPLAY_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBSKIFF): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SKIFF): $(CLI_OBJS) $(LIBSKIFF)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIBSKIFF) $(LIBS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBSKIFF)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSKIFF) $(LIBS) $(CMOCKA_LIBS)
+
+# Fuzz targets also build as plain programs that replay their corpus, so
+# `make check` proves every seed and past crash still passes.
+$(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIBSKIFF)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIBSKIFF) $(LIBS)
+
+run-checks:
+	@BUILD=$(BUILD) tests/run-tests.sh
+
+check-unit: build
+	@BUILD=$(BUILD) tests/run-tests.sh unit
+
+check-integration: build
+	@BUILD=$(BUILD) tests/run-tests.sh integration
+
+# libFuzzer builds (clang): `make fuzz`, then run $(BUILD)-fuzz/fuzz_NAME.
+FUZZ_BUILD = $(BUILD)-fuzz
+fuzz:
+	@mkdir -p $(FUZZ_BUILD)
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" $(FUZZ_BUILD)/libskiff.a
+	for f in $(FUZZ_SRCS); do n=$$(basename $$f .c); \
+	    clang -std=c11 -D_GNU_SOURCE -I. $(PC_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
+	    -o $(FUZZ_BUILD)/$$n $$f $(FUZZ_BUILD)/libskiff.a $(LIBS) || exit 1; done
+
+bench: all
+	@BUILD=$(BUILD) tests/bench/run.sh
+
+MAN1 = $(wildcard man/*.1)
+MAN5 = $(wildcard man/*.5)
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -m 0755 $(SKIFF) $(DESTDIR)$(PREFIX)/bin/skiff
+	install -m 0644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/
+
+clean:
+	rm -rf build build-* 
+
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)

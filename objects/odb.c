@@ -1,0 +1,1042 @@
+/*
+ * The loose object store: objects/ab/<62 hex>, each file one zstd frame
+ * of "<type> <len>\0" + payload (content size in the frame header, and a
+ * zstd checksum so bit rot is caught even on unverified reads).
+ *
+ * Invariants:
+ *  - An object file is complete or absent. It is written to a temp file
+ *    in the objects directory (same file system), fsynced, renamed into
+ *    ab/, and ab/ (plus the objects directory when ab/ is new) fsynced.
+ *    Any failure removes the temp file and leaves no object behind.
+ *  - Existing objects are never rewritten; their files are mode 0444.
+ *  - Reads never trust a size they have not checked: the frame's content
+ *    size and the header's length are checked against the type's cap
+ *    before any payload memory is allocated, and decompression stops the
+ *    moment output would pass what the header declared. A reader that
+ *    asks for SK_ODB_VERIFY also gets the id recomputed and JSON checked
+ *    for canonical form; the cheap format checks run on every read.
+ *
+ * Temp files never sit in ab/ directories, and sk_odb_foreach only
+ * reports names of exactly 62 lowercase hex digits, so a crash mid-write
+ * is invisible to readers.
+ */
+#include "objects/odb.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "common/fs.h"
+#include "objects/cjson.h"
+
+#define HDR_MAX 32                     /* "<9-letter type> <20 digits>\0" = 31 */
+#define LEVEL_BLOB 1                   /* blobs: speed over ratio */
+#define LEVEL_JSON 3
+#define MT_THRESHOLD ((uint64_t)4 << 20) /* compress in worker threads above this */
+#define MT_WORKERS 2
+#define STREAM_IN ((size_t)4 << 20)    /* read size for sk_odb_write_fd */
+#define STREAM_OUT ((size_t)1 << 20)   /* compressed bytes buffered before write */
+#define READ_BUF_MAX ((size_t)1 << 20) /* compressed input buffer for reads */
+#define WINDOW_LOG_MAX 23              /* 8 MiB: above what levels 1..19 use */
+
+struct sk_odb {
+	char *dir;
+};
+
+static const char *const fsck_hint = "run `skiff fsck`; fetch the object again from a remote";
+
+int sk_odb_open(struct sk_odb **out, const char *objects_dir, struct sk_err *err)
+{
+	if (!sk_fs_is_dir(objects_dir))
+		return sk_err_set(err, SK_ENOTFOUND, "is this a skiff repository? try `skiff init`",
+				  "objects directory %s does not exist", objects_dir);
+	struct sk_odb *odb = calloc(1, sizeof(*odb));
+	if (!odb || !(odb->dir = strdup(objects_dir))) {
+		free(odb);
+		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	}
+	*out = odb;
+	return 0;
+}
+
+void sk_odb_free(struct sk_odb *odb)
+{
+	if (!odb)
+		return;
+	free(odb->dir);
+	free(odb);
+}
+
+static uint64_t blob_cap(void)
+{
+	const char *s = getenv("SKIFF_MAX_OBJECT_BYTES");
+	if (!s || *s < '0' || *s > '9')
+		return SK_ODB_MAX_BLOB;
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v == 0)
+		return SK_ODB_MAX_BLOB;
+	return v;
+}
+
+uint64_t sk_odb_max_size(enum sk_otype t)
+{
+	if (t == SK_OBJ_BLOB)
+		return blob_cap();
+	if (sk_otype_is_json(t))
+		return SK_CJSON_MAX;
+	return 0;
+}
+
+static uint64_t largest_cap(void)
+{
+	uint64_t b = blob_cap();
+	return b > SK_CJSON_MAX ? b : SK_CJSON_MAX;
+}
+
+char *sk_odb_path(struct sk_odb *odb, const struct sk_oid *oid)
+{
+	char hex[SK_OID_HEXSZ + 1];
+	sk_oid_tohex(oid, hex);
+	size_t n = strlen(odb->dir) + SK_OID_HEXSZ + 3;
+	char *p = malloc(n);
+	if (!p)
+		abort();
+	snprintf(p, n, "%s/%.2s/%s", odb->dir, hex, hex + 2);
+	return p;
+}
+
+int sk_odb_exists(struct sk_odb *odb, const struct sk_oid *oid)
+{
+	char *p = sk_odb_path(odb, oid);
+	struct stat st;
+	int ok = stat(p, &st) == 0 && S_ISREG(st.st_mode);
+	free(p);
+	return ok;
+}
+
+/* --- writing: temp file, fsync, rename, directory fsync ------------ */
+
+struct tmpobj {
+	char *path;
+	int fd;
+};
+
+static int tmp_open(struct sk_odb *odb, struct tmpobj *t, struct sk_err *err)
+{
+	char *base = sk_path_join(odb->dir, "incoming");
+	t->path = sk_fs_temp_name(base);
+	free(base);
+	t->fd = sk_fs_open(t->path, O_WRONLY | O_CREAT | O_EXCL, 0444);
+	if (t->fd < 0) {
+		int rc = sk_err_errno(err, errno, "cannot create temporary object", t->path);
+		free(t->path);
+		t->path = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+static void tmp_discard(struct tmpobj *t)
+{
+	if (!t->path)
+		return;
+	if (t->fd >= 0)
+		close(t->fd);
+	unlink(t->path);
+	free(t->path);
+	t->path = NULL;
+	t->fd = -1;
+}
+
+static int tmp_write(struct tmpobj *t, const void *data, size_t len, struct sk_err *err)
+{
+	if (len && sk_fs_write_all(t->fd, data, len) < 0)
+		return sk_err_errno(err, errno, "cannot write temporary object", t->path);
+	return 0;
+}
+
+/* Makes the object's ab/ directory; *created tells whether it is new. */
+static int make_fanout(const char *dir, int *created, struct sk_err *err)
+{
+	*created = 0;
+	if (mkdir(dir, 0777) == 0) {
+		*created = 1;
+		return 0;
+	}
+	if (errno == EEXIST)
+		return 0;
+	return sk_err_errno(err, errno, "cannot create directory", dir);
+}
+
+/* Publishes the temp file as oid's object, or removes every trace. */
+static int tmp_commit(struct sk_odb *odb, struct tmpobj *t, const struct sk_oid *oid,
+		      struct sk_err *err)
+{
+	int rc = 0;
+	if (sk_fs_fsync(t->fd) < 0 || fchmod(t->fd, 0444) < 0)
+		rc = sk_err_errno(err, errno, "cannot sync temporary object", t->path);
+	/* close() can report a deferred write error (NFS), so it counts. */
+	if (close(t->fd) < 0 && !rc)
+		rc = sk_err_errno(err, errno, "cannot write temporary object", t->path);
+	t->fd = -1;
+	if (rc) {
+		tmp_discard(t);
+		return rc;
+	}
+	char *path = sk_odb_path(odb, oid);
+	char *slash = strrchr(path, '/');
+	*slash = '\0';
+	int created = 0;
+	rc = make_fanout(path, &created, err);
+	*slash = '/';
+	if (!rc && sk_fs_rename(t->path, path) < 0)
+		rc = sk_err_errno(err, errno, "cannot move object into place", path);
+	if (rc) {
+		tmp_discard(t);
+		free(path);
+		return rc;
+	}
+	free(t->path);
+	t->path = NULL;
+	*slash = '\0';
+	rc = sk_fs_fsync_dir(path, err);
+	if (!rc && created)
+		rc = sk_fs_fsync_dir(odb->dir, err);
+	*slash = '/';
+	/* The rename happened but is not durable: all or nothing, so take it
+	 * back rather than report failure with the object visible. */
+	if (rc)
+		unlink(path);
+	free(path);
+	return rc;
+}
+
+static int store_file(struct sk_odb *odb, const struct sk_oid *oid, const void *data,
+		      size_t len, struct sk_err *err)
+{
+	if (sk_odb_exists(odb, oid))
+		return 0;
+	struct tmpobj t;
+	int rc = tmp_open(odb, &t, err);
+	if (rc)
+		return rc;
+	rc = tmp_write(&t, data, len, err);
+	if (rc) {
+		tmp_discard(&t);
+		return rc;
+	}
+	return tmp_commit(odb, &t, oid, err);
+}
+
+/* --- compression --------------------------------------------------- */
+
+static int zstd_fail(struct sk_err *err, size_t code, const char *what)
+{
+	return sk_err_set(err, SK_EFAIL, NULL, "zstd: %s: %s", what, ZSTD_getErrorName(code));
+}
+
+static ZSTD_CCtx *cctx_new(int level, uint64_t total, int workers)
+{
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+	if (!c)
+		abort();
+	ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
+	/* Fails harmlessly on a single-threaded libzstd. */
+	if (workers)
+		ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, workers);
+	ZSTD_CCtx_setPledgedSrcSize(c, total);
+	return c;
+}
+
+static int feed(ZSTD_CCtx *c, ZSTD_outBuffer *o, const void *src, size_t len,
+		ZSTD_EndDirective mode, struct sk_err *err)
+{
+	ZSTD_inBuffer in = { src, len, 0 };
+	for (;;) {
+		size_t r = ZSTD_compressStream2(c, o, &in, mode);
+		if (ZSTD_isError(r))
+			return zstd_fail(err, r, "compress");
+		if (mode == ZSTD_e_end ? r == 0 : in.pos == in.size)
+			return 0;
+		if (o->pos == o->size)
+			return sk_err_set(err, SK_EFAIL, NULL, "zstd: output buffer too small");
+	}
+}
+
+/* Encodes header + payload into one frame, no checks. */
+static int encode(enum sk_otype t, const void *payload, size_t len, unsigned char **out,
+		  size_t *outlen, struct sk_err *err)
+{
+	char hdr[HDR_MAX];
+	size_t hlen = sk_oid_header(hdr, t, len);
+	size_t cap = ZSTD_compressBound(hlen + len);
+	unsigned char *buf = malloc(cap);
+	if (!buf)
+		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory compressing %zu bytes", len);
+	ZSTD_CCtx *c = cctx_new(t == SK_OBJ_BLOB ? LEVEL_BLOB : LEVEL_JSON, hlen + len, 0);
+	ZSTD_outBuffer o = { buf, cap, 0 };
+	int rc = feed(c, &o, hdr, hlen, ZSTD_e_continue, err);
+	if (!rc)
+		rc = feed(c, &o, payload, len, ZSTD_e_end, err);
+	ZSTD_freeCCtx(c);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	*outlen = o.pos;
+	return 0;
+}
+
+static int check_payload(enum sk_otype t, const void *payload, size_t len, struct sk_err *err)
+{
+	if (t <= SK_OBJ_NONE || t >= SK_OBJ__COUNT)
+		return sk_err_set(err, SK_EINVAL, NULL, "invalid object type %d", (int)t);
+	uint64_t cap = sk_odb_max_size(t);
+	if (len > cap)
+		return sk_err_set(err, SK_ETOOBIG,
+				  t == SK_OBJ_BLOB ? "raise SKIFF_MAX_OBJECT_BYTES or store it as a "
+						     "chunked file" : NULL,
+				  "%s of %zu bytes is above the %" PRIu64 "-byte limit",
+				  sk_otype_name(t), len, cap);
+	if (!sk_otype_is_json(t))
+		return 0;
+	json_t *doc = NULL;
+	int rc = sk_cjson_parse(payload, len, &doc, err);
+	json_decref(doc);
+	if (rc)
+		sk_err_wrap(err, "%s object is not canonical JSON", sk_otype_name(t));
+	return rc;
+}
+
+int sk_obj_encode(enum sk_otype t, const void *payload, size_t len, unsigned char **out,
+		  size_t *outlen, struct sk_err *err)
+{
+	int rc = check_payload(t, payload, len, err);
+	return rc ? rc : encode(t, payload, len, out, outlen, err);
+}
+
+int sk_odb_write(struct sk_odb *odb, enum sk_otype t, const void *payload, size_t len,
+		 struct sk_oid *out, struct sk_err *err)
+{
+	int rc = check_payload(t, payload, len, err);
+	if (rc)
+		return rc;
+	struct sk_oid oid;
+	sk_oid_hash(&oid, t, payload, len);
+	if (out)
+		*out = oid;
+	if (sk_odb_exists(odb, &oid))
+		return 0;
+	unsigned char *z;
+	size_t zlen;
+	rc = encode(t, payload, len, &z, &zlen, err);
+	if (rc)
+		return rc;
+	rc = store_file(odb, &oid, z, zlen, err);
+	free(z);
+	return rc;
+}
+
+int sk_odb_write_json(struct sk_odb *odb, enum sk_otype t, const json_t *doc,
+		      struct sk_oid *out, struct sk_err *err)
+{
+	if (!sk_otype_is_json(t))
+		return sk_err_set(err, SK_EINVAL, NULL, "%s is not a JSON object type",
+				  sk_otype_name(t));
+	char *buf;
+	size_t len;
+	int rc = sk_cjson_dump(doc, &buf, &len, err);
+	if (rc)
+		return rc;
+	rc = sk_odb_write(odb, t, buf, len, out, err);
+	free(buf);
+	return rc;
+}
+
+int sk_odb_write_raw(struct sk_odb *odb, const struct sk_oid *oid, const void *zbuf,
+		     size_t zlen, struct sk_err *err)
+{
+	return store_file(odb, oid, zbuf, zlen, err);
+}
+
+/* --- streaming blobs from a file descriptor ------------------------ */
+
+struct blobw {
+	struct sk_hasher *h;
+	ZSTD_CCtx *c;      /* NULL when only hashing */
+	struct tmpobj t;
+	unsigned char *out;
+	ZSTD_outBuffer o;
+};
+
+/* Compresses src, writing output to the temp file whenever the buffer
+ * fills; with mode ZSTD_e_end, until the frame is complete. */
+static int blobw_compress(struct blobw *w, const void *src, size_t len, ZSTD_EndDirective mode,
+			  struct sk_err *err)
+{
+	ZSTD_inBuffer in = { src, len, 0 };
+	for (;;) {
+		size_t r = ZSTD_compressStream2(w->c, &w->o, &in, mode);
+		if (ZSTD_isError(r))
+			return zstd_fail(err, r, "compress");
+		int done = mode == ZSTD_e_end ? r == 0 : in.pos == in.size;
+		if (w->o.pos == w->o.size || (done && mode == ZSTD_e_end)) {
+			int rc = tmp_write(&w->t, w->out, w->o.pos, err);
+			if (rc)
+				return rc;
+			w->o.pos = 0;
+		}
+		if (done)
+			return 0;
+	}
+}
+
+static int blobw_chunk(struct blobw *w, const unsigned char *p, size_t n, struct sk_err *err)
+{
+	/* Compression first: with worker threads it only queues the data,
+	 * so hashing on this thread overlaps the compression. */
+	if (w->c) {
+		int rc = blobw_compress(w, p, n, ZSTD_e_continue, err);
+		if (rc)
+			return rc;
+	}
+	sk_hasher_update(w->h, p, n);
+	return 0;
+}
+
+static int blobw_start(struct sk_odb *odb, struct blobw *w, uint64_t len, int write,
+		       struct sk_err *err)
+{
+	memset(w, 0, sizeof(*w));
+	w->t.fd = -1;
+	w->h = sk_hasher_new(SK_OBJ_BLOB, len);
+	if (!write)
+		return 0;
+	int rc = tmp_open(odb, &w->t, err);
+	if (rc)
+		return rc;
+	char hdr[HDR_MAX];
+	size_t hlen = sk_oid_header(hdr, SK_OBJ_BLOB, len);
+	w->c = cctx_new(LEVEL_BLOB, hlen + len, len > MT_THRESHOLD ? MT_WORKERS : 0);
+	w->out = malloc(STREAM_OUT);
+	if (!w->out)
+		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	w->o = (ZSTD_outBuffer){ w->out, STREAM_OUT, 0 };
+	return blobw_compress(w, hdr, hlen, ZSTD_e_continue, err);
+}
+
+static void blobw_free(struct blobw *w)
+{
+	tmp_discard(&w->t);
+	sk_hasher_free(w->h);
+	ZSTD_freeCCtx(w->c);
+	free(w->out);
+}
+
+static int read_some(int fd, unsigned char *buf, size_t want, size_t *got, struct sk_err *err)
+{
+	ssize_t r;
+	*got = 0;
+	do
+		r = read(fd, buf, want);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return sk_err_errno(err, errno, "cannot read input", NULL);
+	*got = (size_t)r;
+	return 0;
+}
+
+static int blobw_pump(struct blobw *w, int fd, uint64_t len, struct sk_err *err)
+{
+	size_t cap = len < STREAM_IN ? (size_t)len + 1 : STREAM_IN;
+	unsigned char *buf = malloc(cap);
+	if (!buf)
+		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	uint64_t done = 0;
+	int rc = 0;
+	while (!rc && done < len) {
+		size_t want = len - done < cap ? (size_t)(len - done) : cap, got;
+		rc = read_some(fd, buf, want, &got, err);
+		if (!rc && got == 0)
+			rc = sk_err_set(err, SK_EIO, "was the file changed while it was read?",
+					"input ended after %" PRIu64 " of %" PRIu64 " bytes", done,
+					len);
+		if (!rc)
+			rc = blobw_chunk(w, buf, got, err);
+		done += rc ? 0 : got;
+	}
+	free(buf);
+	return rc;
+}
+
+int sk_odb_write_fd(struct sk_odb *odb, int fd, uint64_t len, int write, struct sk_oid *out,
+		    struct sk_err *err)
+{
+	uint64_t cap = sk_odb_max_size(SK_OBJ_BLOB);
+	if (write && len > cap)
+		return sk_err_set(err, SK_ETOOBIG,
+				  "raise SKIFF_MAX_OBJECT_BYTES or store it as a chunked file",
+				  "blob of %" PRIu64 " bytes is above the %" PRIu64 "-byte limit", len,
+				  cap);
+	struct blobw w;
+	int rc = blobw_start(odb, &w, len, write, err);
+	if (!rc)
+		rc = blobw_pump(&w, fd, len, err);
+	if (!rc && w.c)
+		rc = blobw_compress(&w, NULL, 0, ZSTD_e_end, err);
+	struct sk_oid oid;
+	if (!rc) {
+		sk_hasher_final(w.h, &oid);
+		if (out)
+			*out = oid;
+	}
+	if (!rc && w.c && !sk_odb_exists(odb, &oid))
+		rc = tmp_commit(odb, &w.t, &oid, err);
+	blobw_free(&w);
+	return rc;
+}
+
+/* --- reading ------------------------------------------------------- */
+
+/* Compressed input: a file read in pieces, or a buffer in memory. */
+struct zsrc {
+	int fd; /* -1 for memory */
+	unsigned char *buf;
+	size_t cap;
+	ZSTD_inBuffer in;
+	int eof;
+};
+
+struct zdec {
+	ZSTD_DCtx *d;
+	struct zsrc src;
+	unsigned long long fcs; /* frame content size or ZSTD_CONTENTSIZE_UNKNOWN */
+	int done;               /* the frame has ended */
+	char name[SK_OID_HEXSZ + 16];
+};
+
+static int src_fill(struct zsrc *s, struct sk_err *err)
+{
+	if (s->in.pos < s->in.size || s->eof)
+		return 0;
+	if (s->fd < 0) {
+		s->eof = 1;
+		return 0;
+	}
+	size_t got;
+	int rc = read_some(s->fd, s->buf, s->cap, &got, err);
+	if (rc)
+		return rc;
+	s->in = (ZSTD_inBuffer){ s->buf, got, 0 };
+	s->eof = got == 0;
+	return 0;
+}
+
+static int corrupt(const struct zdec *z, struct sk_err *err, const char *why)
+{
+	return sk_err_set(err, SK_ECORRUPT, fsck_hint, "object %s is corrupt: %s", z->name, why);
+}
+
+static void dec_init(struct zdec *z, const char *name)
+{
+	memset(z, 0, sizeof(*z));
+	z->src.fd = -1;
+	snprintf(z->name, sizeof(z->name), "%s", name);
+}
+
+static void dec_free(struct zdec *z)
+{
+	ZSTD_freeDCtx(z->d);
+	free(z->src.buf);
+	if (z->src.fd >= 0)
+		close(z->src.fd);
+}
+
+/* Checks the frame header before anything is decompressed. */
+static int dec_begin(struct zdec *z, struct sk_err *err)
+{
+	int rc = src_fill(&z->src, err);
+	if (rc)
+		return rc;
+	const unsigned char *p = (const unsigned char *)z->src.in.src + z->src.in.pos;
+	size_t avail = z->src.in.size - z->src.in.pos;
+	if (avail < 4 || p[0] != 0x28 || p[1] != 0xb5 || p[2] != 0x2f || p[3] != 0xfd)
+		return corrupt(z, err, "not a zstd frame");
+	z->fcs = ZSTD_getFrameContentSize(p, avail);
+	if (z->fcs == ZSTD_CONTENTSIZE_ERROR)
+		return corrupt(z, err, "bad zstd frame header");
+	if (z->fcs != ZSTD_CONTENTSIZE_UNKNOWN && z->fcs > HDR_MAX + largest_cap())
+		return sk_err_set(err, SK_ETOOBIG, fsck_hint,
+				  "object %s claims %llu bytes, above every size limit", z->name,
+				  z->fcs);
+	z->d = ZSTD_createDCtx();
+	if (!z->d)
+		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	ZSTD_DCtx_setParameter(z->d, ZSTD_d_windowLogMax, WINDOW_LOG_MAX);
+	return 0;
+}
+
+/* Decompresses into dst until it is full or the frame ends. */
+static int dec_read(struct zdec *z, void *dst, size_t cap, size_t *got, struct sk_err *err)
+{
+	ZSTD_outBuffer o = { dst, cap, 0 };
+	while (o.pos < o.size && !z->done) {
+		int rc = src_fill(&z->src, err);
+		if (rc)
+			return rc;
+		size_t in0 = z->src.in.pos, out0 = o.pos;
+		size_t r = ZSTD_decompressStream(z->d, &o, &z->src.in);
+		if (ZSTD_isError(r)) {
+			char why[128];
+			snprintf(why, sizeof(why), "zstd: %s", ZSTD_getErrorName(r));
+			return corrupt(z, err, why);
+		}
+		if (r == 0)
+			z->done = 1;
+		else if (z->src.in.pos == in0 && o.pos == out0 &&
+			 (z->src.eof || z->src.in.pos < z->src.in.size))
+			return corrupt(z, err, "truncated zstd frame");
+	}
+	*got = o.pos;
+	return 0;
+}
+
+/* The frame must end exactly here, with nothing after it. */
+static int dec_finish(struct zdec *z, uint64_t declared, struct sk_err *err)
+{
+	unsigned char extra;
+	size_t got = 0;
+	while (!z->done) {
+		int rc = dec_read(z, &extra, 1, &got, err);
+		if (rc)
+			return rc;
+		if (got)
+			return sk_err_set(err, SK_ETOOBIG, fsck_hint,
+					  "object %s holds more than the %" PRIu64
+					  " bytes its header declares", z->name, declared);
+	}
+	if (z->src.in.pos == z->src.in.size && !z->src.eof) {
+		int rc = src_fill(&z->src, err);
+		if (rc)
+			return rc;
+	}
+	if (z->src.in.pos < z->src.in.size)
+		return corrupt(z, err, "trailing bytes after the zstd frame");
+	return 0;
+}
+
+static int parse_len(const char *s, uint64_t *out)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 20 || (s[0] == '0' && n > 1))
+		return -1;
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+struct objhdr {
+	enum sk_otype type;
+	uint64_t len;
+	size_t hlen;
+};
+
+static int parse_header(const struct zdec *z, const char *b, size_t n, struct objhdr *h,
+			struct sk_err *err)
+{
+	const char *nul = memchr(b, '\0', n < HDR_MAX ? n : HDR_MAX);
+	if (!nul)
+		return corrupt(z, err, "no object header");
+	const char *sp = memchr(b, ' ', (size_t)(nul - b));
+	if (!sp)
+		return corrupt(z, err, "malformed object header");
+	char tname[HDR_MAX];
+	memcpy(tname, b, (size_t)(sp - b));
+	tname[sp - b] = '\0';
+	h->type = sk_otype_parse(tname);
+	if (h->type == SK_OBJ_NONE)
+		return corrupt(z, err, "unknown object type in header");
+	if (parse_len(sp + 1, &h->len) < 0)
+		return corrupt(z, err, "malformed length in object header");
+	h->hlen = (size_t)(nul - b) + 1;
+	uint64_t cap = sk_odb_max_size(h->type);
+	if (h->len > cap)
+		return sk_err_set(err, SK_ETOOBIG,
+				  h->type == SK_OBJ_BLOB ? "raise SKIFF_MAX_OBJECT_BYTES to read it"
+							 : fsck_hint,
+				  "object %s declares a %s of %" PRIu64
+				  " bytes, above the %" PRIu64 "-byte limit",
+				  z->name, sk_otype_name(h->type), h->len, cap);
+	uint64_t total = h->hlen + h->len;
+	if (z->fcs != ZSTD_CONTENTSIZE_UNKNOWN && z->fcs > total)
+		return sk_err_set(err, SK_ETOOBIG, fsck_hint,
+				  "object %s: frame holds %llu bytes, header declares %" PRIu64,
+				  z->name, z->fcs, total);
+	if (z->fcs != ZSTD_CONTENTSIZE_UNKNOWN && z->fcs < total)
+		return corrupt(z, err, "frame is shorter than its header declares");
+	return 0;
+}
+
+/* Decompresses and checks the header; hdr/got receive the first bytes. */
+static int dec_header(struct zdec *z, char hdr[HDR_MAX], size_t *got, struct objhdr *h,
+		      struct sk_err *err)
+{
+	int rc = dec_begin(z, err);
+	if (!rc)
+		rc = dec_read(z, hdr, HDR_MAX, got, err);
+	if (!rc)
+		rc = parse_header(z, hdr, *got, h, err);
+	return rc;
+}
+
+static int check_type(const struct zdec *z, enum sk_otype got, enum sk_otype expect,
+		      struct sk_err *err)
+{
+	if (expect == SK_OBJ_NONE || got == expect)
+		return 0;
+	return sk_err_set(err, SK_EINVAL, NULL, "object %s is a %s, not a %s", z->name,
+			  sk_otype_name(got), sk_otype_name(expect));
+}
+
+/* Reads the rest of the payload into a buffer that grows only as real
+ * output arrives, unless the frame has already vouched for the size. */
+static int dec_payload(struct zdec *z, const struct objhdr *h, const char *hdr, size_t got,
+		       unsigned char **out, struct sk_err *err)
+{
+	size_t have = got - h->hlen;
+	if (have > h->len)
+		return sk_err_set(err, SK_ETOOBIG, fsck_hint,
+				  "object %s holds more than the %" PRIu64
+				  " bytes its header declares", z->name, h->len);
+	size_t len = (size_t)h->len;
+	size_t cap = z->fcs != ZSTD_CONTENTSIZE_UNKNOWN || len < (1u << 20) ? len : (1u << 20);
+	unsigned char *buf = malloc(cap + 1);
+	if (!buf)
+		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory reading %zu bytes", len);
+	memcpy(buf, hdr + h->hlen, have);
+	while (have < len && !z->done) {
+		if (have == cap) {
+			cap = cap > len / 2 ? len : cap * 2;
+			unsigned char *nb = realloc(buf, cap + 1);
+			if (!nb) {
+				free(buf);
+				return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+			}
+			buf = nb;
+		}
+		size_t n;
+		int rc = dec_read(z, buf + have, cap - have, &n, err);
+		if (rc) {
+			free(buf);
+			return rc;
+		}
+		have += n;
+	}
+	if (have < len) {
+		free(buf);
+		return corrupt(z, err, "payload shorter than its header declares");
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return 0;
+}
+
+struct readopts {
+	enum sk_otype expect;
+	const struct sk_oid *want; /* recompute and compare the id */
+	int check_json;            /* JSON types must be canonical */
+};
+
+/* A stored JSON payload that fails the canonical check is corrupt, not
+ * merely invalid input: keep the parser's message, change the code. */
+static int as_corrupt(struct sk_err *err, const char *name)
+{
+	if (err)
+		err->code = SK_ECORRUPT;
+	sk_err_wrap(err, "object %s is corrupt: not canonical JSON", name);
+	if (err)
+		snprintf(err->hint, sizeof(err->hint), "%s", fsck_hint);
+	return SK_ECORRUPT;
+}
+
+static int verify_payload(const struct zdec *z, const struct readopts *o, enum sk_otype t,
+			  const unsigned char *p, size_t len, struct sk_err *err)
+{
+	if (o->want) {
+		struct sk_oid id;
+		sk_oid_hash(&id, t, p, len);
+		if (sk_oid_cmp(&id, o->want) != 0) {
+			char hex[SK_OID_HEXSZ + 1];
+			return sk_err_set(err, SK_ECORRUPT, fsck_hint,
+					  "hash mismatch: object %s holds the content of %s", z->name,
+					  sk_oid_tohex(&id, hex));
+		}
+	}
+	if (o->check_json && sk_otype_is_json(t)) {
+		json_t *doc = NULL;
+		int rc = sk_cjson_parse(p, len, &doc, err);
+		json_decref(doc);
+		if (rc)
+			return as_corrupt(err, z->name);
+	}
+	return 0;
+}
+
+static int dec_object(struct zdec *z, const struct readopts *o, enum sk_otype *type,
+		      unsigned char **payload, size_t *len, struct sk_err *err)
+{
+	char hdr[HDR_MAX];
+	size_t got = 0;
+	struct objhdr h;
+	int rc = dec_header(z, hdr, &got, &h, err);
+	if (!rc)
+		rc = check_type(z, h.type, o->expect, err);
+	unsigned char *buf = NULL;
+	if (!rc)
+		rc = dec_payload(z, &h, hdr, got, &buf, err);
+	if (!rc)
+		rc = dec_finish(z, h.len, err);
+	if (!rc)
+		rc = verify_payload(z, o, h.type, buf, (size_t)h.len, err);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	if (type)
+		*type = h.type;
+	if (len)
+		*len = (size_t)h.len;
+	if (payload)
+		*payload = buf;
+	else
+		free(buf);
+	return 0;
+}
+
+static int dec_open_file(struct sk_odb *odb, struct zdec *z, const struct sk_oid *oid,
+			 struct sk_err *err)
+{
+	char hex[SK_OID_HEXSZ + 1];
+	dec_init(z, sk_oid_tohex(oid, hex));
+	char *path = sk_odb_path(odb, oid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int rc = errno == ENOENT
+			? sk_err_set(err, SK_ENOTFOUND,
+				     "fetch it from a remote, or check the id with `skiff rev-parse`",
+				     "object %s not found", hex)
+			: sk_err_errno(err, errno, "cannot open object", path);
+		free(path);
+		return rc;
+	}
+	free(path);
+	z->src.fd = fd;
+	struct stat st;
+	size_t cap = READ_BUF_MAX;
+	if (fstat(fd, &st) == 0 && st.st_size >= 0 && (uint64_t)st.st_size < cap)
+		cap = (size_t)st.st_size + 1;
+	z->src.buf = malloc(cap);
+	if (!z->src.buf)
+		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	z->src.cap = cap;
+	return 0;
+}
+
+int sk_odb_read_header(struct sk_odb *odb, const struct sk_oid *oid, enum sk_otype *type,
+		       uint64_t *size, struct sk_err *err)
+{
+	struct zdec z;
+	int rc = dec_open_file(odb, &z, oid, err);
+	char hdr[HDR_MAX];
+	size_t got = 0;
+	struct objhdr h;
+	if (!rc)
+		rc = dec_header(&z, hdr, &got, &h, err);
+	dec_free(&z);
+	if (rc)
+		return rc;
+	if (type)
+		*type = h.type;
+	if (size)
+		*size = h.len;
+	return 0;
+}
+
+static int read_with(struct sk_odb *odb, const struct sk_oid *oid, const struct readopts *o,
+		     enum sk_otype *type, unsigned char **payload, size_t *len,
+		     struct sk_err *err)
+{
+	struct zdec z;
+	int rc = dec_open_file(odb, &z, oid, err);
+	if (!rc)
+		rc = dec_object(&z, o, type, payload, len, err);
+	dec_free(&z);
+	return rc;
+}
+
+int sk_odb_read(struct sk_odb *odb, const struct sk_oid *oid, enum sk_otype expect,
+		unsigned flags, enum sk_otype *type, unsigned char **payload, size_t *len,
+		struct sk_err *err)
+{
+	int verify = (flags & SK_ODB_VERIFY) != 0;
+	struct readopts o = { expect, verify ? oid : NULL, verify };
+	return read_with(odb, oid, &o, type, payload, len, err);
+}
+
+int sk_odb_read_json(struct sk_odb *odb, const struct sk_oid *oid, enum sk_otype expect,
+		     unsigned flags, json_t **out, struct sk_err *err)
+{
+	if (expect != SK_OBJ_NONE && !sk_otype_is_json(expect))
+		return sk_err_set(err, SK_EINVAL, NULL, "%s is not a JSON object type",
+				  sk_otype_name(expect));
+	/* The parse below is the canonical-form check, so skip it in read. */
+	struct readopts o = { expect, (flags & SK_ODB_VERIFY) ? oid : NULL, 0 };
+	enum sk_otype t;
+	unsigned char *p;
+	size_t len;
+	int rc = read_with(odb, oid, &o, &t, &p, &len, err);
+	if (rc)
+		return rc;
+	char hex[SK_OID_HEXSZ + 1];
+	sk_oid_tohex(oid, hex);
+	if (!sk_otype_is_json(t))
+		rc = sk_err_set(err, SK_EINVAL, NULL, "object %s is a %s, not a JSON object", hex,
+				sk_otype_name(t));
+	else if (sk_cjson_parse(p, len, out, err) != 0)
+		rc = as_corrupt(err, hex);
+	free(p);
+	return rc;
+}
+
+int sk_obj_decode(const void *zbuf, size_t zlen, const struct sk_oid *expect,
+		  enum sk_otype *type, unsigned char **payload, size_t *len, struct sk_err *err)
+{
+	struct zdec z;
+	char hex[SK_OID_HEXSZ + 1];
+	dec_init(&z, expect ? sk_oid_tohex(expect, hex) : "(wire bytes)");
+	z.src.in = (ZSTD_inBuffer){ zbuf, zlen, 0 };
+	z.src.eof = 1;
+	struct readopts o = { SK_OBJ_NONE, expect, 1 };
+	int rc = dec_object(&z, &o, type, payload, len, err);
+	dec_free(&z);
+	return rc;
+}
+
+/* --- listing ------------------------------------------------------- */
+
+/* True for a file name in ab/ that can be an object: 62 lowercase hex. */
+static int object_name(const char *name)
+{
+	size_t i = 0;
+	for (; name[i]; i++)
+		if (i >= SK_OID_HEXSZ - 2 || !((name[i] >= '0' && name[i] <= '9') ||
+					       (name[i] >= 'a' && name[i] <= 'f')))
+			return 0;
+	return i == SK_OID_HEXSZ - 2;
+}
+
+/* Calls fn for each object in fanout directory ab (0..255). */
+static int scan_fanout(struct sk_odb *odb, unsigned ab, const char *rest_prefix,
+		       int (*fn)(const struct sk_oid *, void *), void *arg, struct sk_err *err)
+{
+	char sub[4], hex[SK_OID_HEXSZ + 1];
+	snprintf(sub, sizeof(sub), "%02x", ab);
+	char *dir = sk_path_join(odb->dir, sub);
+	DIR *d = opendir(dir);
+	if (!d) {
+		int rc = errno == ENOENT ? 0 : sk_err_errno(err, errno, "cannot list", dir);
+		free(dir);
+		return rc;
+	}
+	size_t plen = strlen(rest_prefix);
+	int rc = 0;
+	struct dirent *e;
+	while (!rc && (e = readdir(d)) != NULL) {
+		if (!object_name(e->d_name) || strncmp(e->d_name, rest_prefix, plen) != 0)
+			continue;
+		memcpy(hex, sub, 2);
+		memcpy(hex + 2, e->d_name, SK_OID_HEXSZ - 2 + 1);
+		struct sk_oid oid;
+		sk_oid_fromhex(&oid, hex, NULL);
+		rc = fn(&oid, arg);
+	}
+	closedir(d);
+	free(dir);
+	return rc;
+}
+
+int sk_odb_foreach(struct sk_odb *odb, int (*fn)(const struct sk_oid *, void *), void *arg,
+		   struct sk_err *err)
+{
+	for (unsigned ab = 0; ab < 256; ab++) {
+		int rc = scan_fanout(odb, ab, "", fn, arg, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+struct prefix_match {
+	size_t n;
+	struct sk_oid first, second;
+};
+
+static int note_match(const struct sk_oid *oid, void *arg)
+{
+	struct prefix_match *m = arg;
+	if (m->n == 0)
+		m->first = *oid;
+	else if (m->n == 1)
+		m->second = *oid;
+	m->n++;
+	return 0;
+}
+
+int sk_odb_resolve_prefix(struct sk_odb *odb, const char *prefix, struct sk_oid *out,
+			  struct sk_err *err)
+{
+	char q[96];
+	if (!sk_oid_is_prefix(prefix))
+		return sk_err_set(err, SK_EINVAL, "give at least 8 lowercase hex digits",
+				  "\"%s\" is not an object id or prefix",
+				  sk_cjson_quote(prefix ? prefix : "", prefix ? strlen(prefix) : 0, q,
+						 sizeof(q)));
+	struct prefix_match m = { 0 };
+	unsigned char ab;
+	char first[3] = { prefix[0], prefix[1], '\0' };
+	sk_unhex(first, &ab, 1);
+	int rc = scan_fanout(odb, ab, prefix + 2, note_match, &m, err);
+	if (rc)
+		return rc;
+	if (m.n == 0)
+		return sk_err_set(err, SK_ENOTFOUND, "fetch from a remote, or check the id",
+				  "no object matches %s", prefix);
+	if (m.n > 1) {
+		char a[SK_OID_HEXSZ + 1], b[SK_OID_HEXSZ + 1];
+		return sk_err_set(err, SK_EAMBIGUOUS, "give more hex digits",
+				  "prefix %s is ambiguous: %zu objects match (%s, %s%s)", prefix,
+				  m.n, sk_oid_tohex(&m.first, a), sk_oid_tohex(&m.second, b),
+				  m.n > 2 ? ", …" : "");
+	}
+	*out = m.first;
+	return 0;
+}

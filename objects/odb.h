@@ -1,0 +1,87 @@
+/*
+ * The loose object store. Each object is a file objects/ab/<62 hex>
+ * holding one zstd frame of "<type> <len>\0" + payload, written through a
+ * temp file, fsync, rename and directory fsync; an object is visible only
+ * once complete. Reads cap the decompressed size before and while
+ * decompressing (a frame that lies about its size stops at the cap) and,
+ * with SK_ODB_VERIFY, recompute the id. JSON types are checked for
+ * canonical form on every write and every verified read.
+ *
+ * The same encoded bytes travel to and from remotes: sk_obj_encode and
+ * sk_obj_decode are the wire format too, and decode always verifies.
+ */
+#ifndef SK_ODB_H
+#define SK_ODB_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "objects/oid.h"
+
+/* Decompressed size cap for blobs (default 1 GiB; SKIFF_MAX_OBJECT_BYTES
+ * overrides it for a process). JSON types are capped at SK_CJSON_MAX. */
+#define SK_ODB_MAX_BLOB ((uint64_t)1 << 30)
+
+enum {
+	SK_ODB_VERIFY = 1 << 0, /* recompute the id and check canonical form */
+};
+
+struct sk_odb;
+
+/* objects_dir is <repo>/.skiff/objects; it must exist. */
+int sk_odb_open(struct sk_odb **out, const char *objects_dir, struct sk_err *err);
+void sk_odb_free(struct sk_odb *odb);
+uint64_t sk_odb_max_size(enum sk_otype t);
+
+/* Stores a payload; JSON types must already be canonical (SK_EINVAL
+ * otherwise). Writing an object that exists is a no-op. */
+int sk_odb_write(struct sk_odb *odb, enum sk_otype t, const void *payload, size_t len,
+		 struct sk_oid *out, struct sk_err *err);
+/* Stores a canonical JSON document built with jansson. */
+int sk_odb_write_json(struct sk_odb *odb, enum sk_otype t, const json_t *doc,
+		      struct sk_oid *out, struct sk_err *err);
+/* Streams len bytes from fd into a blob without holding it in memory;
+ * with write=0 only computes the id (hash-object without -w). */
+int sk_odb_write_fd(struct sk_odb *odb, int fd, uint64_t len, int write,
+		    struct sk_oid *out, struct sk_err *err);
+
+int sk_odb_exists(struct sk_odb *odb, const struct sk_oid *oid);
+/* Reads type and size from the header only. */
+int sk_odb_read_header(struct sk_odb *odb, const struct sk_oid *oid, enum sk_otype *type,
+		       uint64_t *size, struct sk_err *err);
+/* Reads a whole object; *payload is malloc'd (NUL-terminated for
+ * convenience, not counted in *len). expect may be SK_OBJ_NONE. A type
+ * other than expect is SK_EINVAL ("wrong type"). */
+int sk_odb_read(struct sk_odb *odb, const struct sk_oid *oid, enum sk_otype expect,
+		unsigned flags, enum sk_otype *type, unsigned char **payload, size_t *len,
+		struct sk_err *err);
+/* Reads, verifies and parses a JSON object of type expect. */
+int sk_odb_read_json(struct sk_odb *odb, const struct sk_oid *oid, enum sk_otype expect,
+		     unsigned flags, json_t **out, struct sk_err *err);
+
+/* Resolves 8..64 hex digits to one object: SK_ENOTFOUND, SK_EAMBIGUOUS. */
+int sk_odb_resolve_prefix(struct sk_odb *odb, const char *prefix, struct sk_oid *out,
+			  struct sk_err *err);
+
+/* Calls fn for every stored object id (unordered); stops on nonzero. */
+int sk_odb_foreach(struct sk_odb *odb, int (*fn)(const struct sk_oid *, void *), void *arg,
+		   struct sk_err *err);
+
+/* Path of an object's file (malloc'd). */
+char *sk_odb_path(struct sk_odb *odb, const struct sk_oid *oid);
+
+/* Wire form: the compressed bytes of an object as stored. */
+int sk_obj_encode(enum sk_otype t, const void *payload, size_t len, unsigned char **out,
+		  size_t *outlen, struct sk_err *err);
+/* Decodes and fully verifies wire bytes: one well-formed zstd frame,
+ * size within the cap, header valid, JSON canonical, and (when expect is
+ * not NULL) the id equal to expect. SK_ECORRUPT / SK_ETOOBIG otherwise. */
+int sk_obj_decode(const void *zbuf, size_t zlen, const struct sk_oid *expect,
+		  enum sk_otype *type, unsigned char **payload, size_t *len, struct sk_err *err);
+/* Stores already-verified wire bytes as is (used by fetch). */
+int sk_odb_write_raw(struct sk_odb *odb, const struct sk_oid *oid, const void *zbuf,
+		     size_t zlen, struct sk_err *err);
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * Porcelain commands: workflows for people (and agents, through JSON).
+ * One file per workflow; the work itself is in the library modules.
+ */
+#ifndef SK_PORCELAIN_H
+#define SK_PORCELAIN_H
+
+#include "common/cli.h"
+
+int cmd_keygen(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_key_list(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_init(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_trust_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_trust_add_key(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+
+#endif

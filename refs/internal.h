@@ -1,0 +1,54 @@
+/*
+ * Shared between the files of refs/ only; nothing outside refs/ includes
+ * this. The public door is refs/refs.h.
+ */
+#ifndef SK_REFS_INTERNAL_H
+#define SK_REFS_INTERNAL_H
+
+#include <stddef.h>
+
+#include "refs/refs.h"
+
+#define SK_REFS_TRUST_REF "refs/meta/trust"
+/* A ref file holds one record; anything larger is not one. */
+#define SK_REFS_RECORD_MAX 65536
+
+struct sk_repo {
+	char *path;     /* the .skiff directory */
+	char *identity; /* from config, "" when none */
+	struct sk_odb *odb;
+};
+
+/* Path of ref name's file (malloc'd); name must be checked. */
+char *sk_refs_file(const struct sk_repo *repo, const char *name);
+
+/* Reads and parses ref name's file. *bytes (may be NULL) receives the
+ * canonical bytes, malloc'd. SK_ENOTFOUND when absent; *is_dir (may be
+ * NULL) is set when the path is a directory holding other refs. */
+int sk_refs_read_raw(struct sk_repo *repo, const char *name, struct sk_refrecord *out,
+		     char **bytes, size_t *len, int *is_dir, struct sk_err *err);
+
+/* Reads a refrecord object (hash verified) and parses it. */
+int sk_refs_read_record_object(struct sk_repo *repo, const struct sk_oid *id,
+			       struct sk_refrecord *out, struct sk_err *err);
+
+/* Loads and parses the trust object oid (hash verified). */
+int sk_refs_load_policy_at(struct sk_repo *repo, const struct sk_oid *oid,
+			   struct sk_trust **out, struct sk_err *err);
+
+/* Role decision only: may key keyid sign ref under policy? SK_EROLE. */
+int sk_refs_check_role(const struct sk_trust *policy, const char *keyid, const char *ref,
+		       struct sk_err *err);
+/* True when keyid holds role root with a scope covering ref. */
+int sk_refs_is_root(const struct sk_trust *policy, const char *keyid, const char *ref);
+
+/* The update algorithm with the policy given (init passes the initial
+ * policy, which the seq-1 trust record bootstraps). */
+int sk_refs_update_with(struct sk_repo *repo, const struct sk_key *key,
+			const struct sk_trust *policy, const struct sk_ref_update *ups, size_t n,
+			struct sk_refrecord *records, struct sk_err *err);
+
+/* Rolls committed transactions forward (see refs.c). */
+int sk_refs_recover(struct sk_repo *repo, struct sk_err *err);
+
+#endif

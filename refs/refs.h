@@ -1,0 +1,139 @@
+/*
+ * Refs: the only door to names that point at objects. A ref's file under
+ * .skiff/refs/ holds its current ref record (objects/refrecord.h); every
+ * record is also stored as a `refrecord` object, so a ref's history is a
+ * hash chain. Updates are compare-and-swap: each names the oid it expects
+ * (or expects absence), takes an O_EXCL lock file, writes the signed
+ * record into it, fsyncs, checks the expectation, and renames it into
+ * place. Objects before refs, always: the refrecord object is durable
+ * before the ref moves. A multi-ref update is all-or-nothing: a journal
+ * written after every lock is taken makes the renames roll forward if
+ * the writer dies half-way.
+ *
+ * Every record written is first checked against the trust policy, and
+ * every record read for verification is checked for signature, role and
+ * chain linkage (refs/trust.h).
+ */
+#ifndef SK_REFS_H
+#define SK_REFS_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "objects/odb.h"
+#include "objects/refrecord.h"
+#include "objects/trust.h"
+#include "refs/keys.h"
+
+struct sk_repo;
+
+/* Ref names: "refs/" + components of [A-Za-z0-9._-], no "..", no empty
+ * component, no leading '.' or '-', no ".lock" suffix on any component, at
+ * most 255 bytes. Checked before touching the file system. */
+int sk_ref_name_check(const char *name, struct sk_err *err);
+/* Ref glob match (see objects/trust.h for the syntax). */
+int sk_ref_pattern_match(const char *pattern, const char *name);
+
+/* --- repository ----------------------------------------------------- */
+
+/* Creates DIR/.skiff (objects, refs, config) and the initial trust policy
+ * with key as root and operator, signed by key. SK_EEXISTS if present. */
+int sk_repo_init(struct sk_repo **out, const char *dir, const struct sk_key *key,
+		 struct sk_err *err);
+/* Opens the repository at dir/.skiff when dir is given; otherwise
+ * $SKIFF_DIR, otherwise searching upward from the current directory. */
+int sk_repo_open(struct sk_repo **out, const char *dir, struct sk_err *err);
+void sk_repo_free(struct sk_repo *repo);
+struct sk_odb *sk_repo_odb(struct sk_repo *repo);
+const char *sk_repo_path(const struct sk_repo *repo); /* the .skiff directory */
+/* Identity recorded in .skiff/config at init ("" when none). */
+const char *sk_repo_identity(const struct sk_repo *repo);
+
+/* --- reading -------------------------------------------------------- */
+
+/* Reads the current record; SK_ENOTFOUND when the ref never existed. A
+ * deleted ref returns its tombstone (has_oid == 0). */
+int sk_refs_read(struct sk_repo *repo, const char *name, struct sk_refrecord *out,
+		 struct sk_err *err);
+/* The oid a live ref points at; SK_ENOTFOUND when absent or deleted. */
+int sk_refs_resolve(struct sk_repo *repo, const char *name, struct sk_oid *out,
+		    struct sk_err *err);
+/* Records of refs matching pattern (NULL: all), sorted by name, tombstones
+ * skipped unless with_deleted. *out malloc'd. */
+int sk_refs_list(struct sk_repo *repo, const char *pattern, int with_deleted,
+		 struct sk_refrecord **out, size_t *n, struct sk_err *err);
+
+/* --- updating ------------------------------------------------------- */
+
+enum sk_ref_expect {
+	SK_EXPECT_ANY = 0, /* no precondition */
+	SK_EXPECT_ABSENT,  /* create: must not exist (or be deleted) */
+	SK_EXPECT_OID,     /* must currently point at old */
+};
+
+struct sk_ref_update {
+	const char *ref;
+	int delete;            /* write a tombstone instead of new_oid */
+	struct sk_oid new_oid;
+	enum sk_ref_expect expect;
+	struct sk_oid old_oid;
+	const char *op;        /* operation id or NULL */
+};
+
+/* Applies n updates as one transaction signed by key: all or nothing.
+ * Fails with SK_ECONFLICT (an expectation does not hold; message names the
+ * ref and both oids), SK_ELOCKED (another writer holds a lock), SK_EROLE
+ * (key may not sign that ref), SK_ENOTFOUND (new oid not in the store),
+ * and I/O codes. records (may be NULL) receives the n new records. */
+int sk_refs_update(struct sk_repo *repo, const struct sk_key *key,
+		   const struct sk_ref_update *ups, size_t n, struct sk_refrecord *records,
+		   struct sk_err *err);
+
+/* Lock files left behind by writers that died (names of refs), for fsck. */
+int sk_refs_stale_locks(struct sk_repo *repo, json_t **out, struct sk_err *err);
+
+/* --- verification --------------------------------------------------- */
+
+/* The current trust policy (head of refs/meta/trust). */
+int sk_refs_load_trust(struct sk_repo *repo, struct sk_trust **out, struct sk_err *err);
+
+/* Verifies one record: signature by a key in policy, and a role the
+ * policy allows for the record's ref. For refs/meta/trust the policy must
+ * be the one the record's predecessor points at (root signs changes). */
+int sk_refs_verify_record(const struct sk_trust *policy, const struct sk_refrecord *r,
+			  struct sk_err *err);
+/* verify-ref: the head record (constant cost), or with chain every record
+ * back to seq 1 (linkage, seq, ref name, signatures, roles). info (may be
+ * NULL) receives {ref, oid, seq, signer, signer_name, records_checked}. */
+int sk_refs_verify(struct sk_repo *repo, const char *name, int chain, json_t **info,
+		   struct sk_err *err);
+
+/* Calls fn for each record from the head back (at most max when max > 0);
+ * the record objects are read with hash verification. */
+int sk_refs_walk(struct sk_repo *repo, const char *name, size_t max,
+		 int (*fn)(const struct sk_refrecord *, const struct sk_oid *record_oid, void *),
+		 void *arg, struct sk_err *err);
+
+/* --- rollback memory ------------------------------------------------ */
+
+/* Highest seq seen for ref from remote (0 when never seen). */
+int sk_refs_seen_get(struct sk_repo *repo, const char *remote, const char *ref, uint64_t *seq,
+		     struct sk_err *err);
+/* SK_EROLLBACK when seq is below what was seen; otherwise remembers
+ * max(seen, seq) durably. */
+int sk_refs_seen_note(struct sk_repo *repo, const char *remote, const char *ref, uint64_t seq,
+		      struct sk_err *err);
+
+/* --- trust updates -------------------------------------------------- */
+
+/* Stores policy as a `trust` object and moves refs/meta/trust to it,
+ * signed by key, which must be root in the current policy. */
+int sk_refs_set_trust(struct sk_repo *repo, const struct sk_key *key,
+		      const struct sk_trust *policy, struct sk_err *err);
+
+/* Domain strings for signatures. */
+#define SK_SIGN_DOMAIN_REFRECORD "skiff-refrecord-v1"
+
+#endif

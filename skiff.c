@@ -1,0 +1,320 @@
+/*
+ * skiff: the command table and the set-up every command shares. Global
+ * options are parsed once; the table's flags decide whether a command
+ * gets a repository, a signing key, and whether --direct or --dry-run may
+ * reach it. Commands never do this set-up themselves, so none can forget
+ * a check. Output and errors go through the one printer in common/out.c.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cli.h"
+#include "plumbing/plumbing.h"
+#include "porcelain/porcelain.h"
+#include "refs/keys.h"
+#include "refs/refs.h"
+
+#define SKIFF_VERSION "0.1.0"
+
+static const struct sk_cmd commands[] = {
+	{ "init", cmd_init, SK_CMD_IDENTITY | SK_CMD_MUTATES, "low", "skiff init [DIR]",
+	  "create a repository with a trust policy rooted in your key" },
+	{ "keygen", cmd_keygen, SK_CMD_MUTATES, "none", "skiff keygen NAME",
+	  "create an ed25519 signing key" },
+	{ "key list", cmd_key_list, 0, "none", "skiff key list", "list signing keys" },
+	{ "trust show", cmd_trust_show, SK_CMD_REPO, "none", "skiff trust show",
+	  "show the trust policy: keys, roles, rules" },
+	{ "trust add-key", cmd_trust_add_key, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES, "high",
+	  "skiff trust add-key NAME PUBKEY --role ROLE [--scope REF-PATTERN]",
+	  "grant a key a role in the trust policy (root-signed)" },
+	{ "hash-object", cmd_hash_object, SK_CMD_DIRECT_OK, "none",
+	  "skiff hash-object [-w] [-t TYPE] [--canonicalize] (FILE | --stdin)",
+	  "compute an object id, optionally store the object" },
+	{ "cat-object", cmd_cat_object, SK_CMD_REPO | SK_CMD_DIRECT_OK, "none",
+	  "skiff cat-object (-t | -s | -p | TYPE) OBJECT", "print an object's type, size or content" },
+	{ "update-ref", cmd_update_ref, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES,
+	  "low",
+	  "skiff update-ref REF NEWOID [--old OLDOID | --create] [--op OPID]\n"
+	  "       skiff update-ref --delete REF --old OLDOID [--op OPID]\n"
+	  "       skiff update-ref --stdin",
+	  "move refs by compare-and-swap with signed records" },
+	{ "show-ref", cmd_show_ref, SK_CMD_REPO | SK_CMD_DIRECT_OK, "none", "skiff show-ref [PATTERN]",
+	  "list refs" },
+	{ "rev-parse", cmd_rev_parse, SK_CMD_REPO | SK_CMD_DIRECT_OK, "none", "skiff rev-parse NAME",
+	  "resolve a ref, id or id prefix to a full id" },
+	{ "verify-ref", cmd_verify_ref, SK_CMD_REPO | SK_CMD_DIRECT_OK, "none",
+	  "skiff verify-ref REF [--chain]", "verify a ref's signed record (or its whole chain)" },
+	{ "log", cmd_log, SK_CMD_REPO | SK_CMD_DIRECT_OK, "none", "skiff log REF [-n N]",
+	  "show a ref's record chain, newest first" },
+	{ "fsck", cmd_fsck, SK_CMD_REPO, "none", "skiff fsck",
+	  "verify every object, record and chain" },
+};
+
+/* A command is one word ("log") or a word and a subcommand ("trust show");
+ * *words receives how many argv entries the name used. */
+static const struct sk_cmd *find_cmd(int argc, char **argv, int *words)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const char *name = commands[i].name, *sp = strchr(name, ' ');
+		if (!sp && strcmp(name, argv[0]) == 0) {
+			*words = 1;
+			return &commands[i];
+		}
+		if (sp && argc > 1 && strncmp(name, argv[0], (size_t)(sp - name)) == 0 &&
+		    argv[0][sp - name] == '\0' && strcmp(sp + 1, argv[1]) == 0) {
+			*words = 2;
+			return &commands[i];
+		}
+	}
+	return NULL;
+}
+
+/* "trust" alone: the subcommands it has, for the usage message. */
+static int is_group(const char *word)
+{
+	size_t n = strlen(word);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strncmp(commands[i].name, word, n) == 0 && commands[i].name[n] == ' ')
+			return 1;
+	return 0;
+}
+
+static void print_help(const struct sk_cli *cli, const struct sk_cmd *cmd)
+{
+	if (cli->format == SK_FMT_JSON) {
+		json_t *doc;
+		if (cmd) {
+			doc = json_pack("{s:s, s:s, s:s, s:s}", "command", cmd->name, "usage", cmd->usage,
+					"summary", cmd->summary, "risk", cmd->risk);
+		} else {
+			json_t *arr = json_array();
+			for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+				json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "command",
+								     commands[i].name, "summary",
+								     commands[i].summary, "usage",
+								     commands[i].usage));
+			doc = json_pack("{s:s, s:o}", "usage",
+					"skiff [-C DIR] [--format=text|json] [--identity NAME|PATH] "
+					"[--remote NAME|URL] [--direct] [--dry-run] [--yes] COMMAND [ARGS]",
+					"commands", arr);
+		}
+		json_dumpf(doc, stdout, JSON_COMPACT | JSON_SORT_KEYS);
+		fputc('\n', stdout);
+		json_decref(doc);
+		return;
+	}
+	if (cmd) {
+		char page[64];
+		snprintf(page, sizeof(page), "%s", cmd->name);
+		char *sp = strchr(page, ' ');
+		if (sp)
+			*sp = '\0';
+		printf("usage: %s\n\n%s (risk: %s)\nSee skiff-%s(1).\n", cmd->usage, cmd->summary,
+		       cmd->risk, page);
+		return;
+	}
+	printf("usage: skiff [-C DIR] [--format=text|json] [--identity NAME|PATH] [--remote NAME|URL]\n"
+	       "             [--direct] [--dry-run] [--yes] COMMAND [ARGS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		printf("  %-14s %s\n", commands[i].name, commands[i].summary);
+	printf("\n'skiff COMMAND --help' or man skiff-COMMAND for one command; man skiff for exit codes.\n");
+}
+
+static int wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* --identity, then SKIFF_IDENTITY, then the repository's recorded
+ * identity, then the only key in the keys directory. */
+static int load_identity(struct sk_cli *cli, struct sk_err *err)
+{
+	const char *id = cli->identity;
+	if (!id || !*id)
+		id = getenv("SKIFF_IDENTITY");
+	if ((!id || !*id) && cli->repo && *sk_repo_identity(cli->repo))
+		id = sk_repo_identity(cli->repo);
+	if (id && *id)
+		return sk_key_load(&cli->key, id, err);
+	json_t *keys = NULL;
+	int rc = sk_key_list(&keys, err);
+	if (rc < 0)
+		return rc;
+	if (json_array_size(keys) == 1) {
+		const char *name = json_string_value(json_object_get(json_array_get(keys, 0), "name"));
+		rc = sk_key_load(&cli->key, name, err);
+		json_decref(keys);
+		return rc;
+	}
+	size_t n = json_array_size(keys);
+	json_decref(keys);
+	if (n == 0)
+		return sk_err_set(err, SK_EIDENTITY, "create one with: skiff keygen NAME",
+				  "no signing identity: there are no keys");
+	return sk_err_set(err, SK_EIDENTITY, "choose one with --identity NAME or SKIFF_IDENTITY",
+			  "no signing identity: %zu keys exist and none is selected", n);
+}
+
+static int setup(struct sk_cli *cli, const struct sk_cmd *cmd, struct sk_err *err)
+{
+	if (cli->direct && !(cmd->flags & SK_CMD_DIRECT_OK))
+		return sk_err_set(err, SK_EUSAGE, "run it against a local repository",
+				  "%s cannot run with --direct", cmd->name);
+	if (cli->direct)
+		return sk_err_set(err, SK_EUSAGE, "use a local repository for now",
+				  "--direct needs a remote, which this version does not have yet");
+	if (cli->dry_run && (cmd->flags & SK_CMD_MUTATES) && !(cmd->flags & SK_CMD_DRY_RUN))
+		return sk_err_set(err, SK_EUSAGE, "run it without --dry-run to make the change",
+				  "%s does not support --dry-run; nothing was changed", cmd->name);
+	int rc;
+	if ((cmd->flags & SK_CMD_REPO) && (rc = sk_repo_open(&cli->repo, cli->dir, err)) < 0)
+		return rc;
+	if ((cmd->flags & SK_CMD_IDENTITY) && (rc = load_identity(cli, err)) < 0)
+		return rc;
+	return 0;
+}
+
+static int parse_format(struct sk_cli *cli, const char *v, struct sk_err *err)
+{
+	if (strcmp(v, "json") == 0)
+		cli->format = SK_FMT_JSON;
+	else if (strcmp(v, "text") == 0)
+		cli->format = SK_FMT_TEXT;
+	else
+		return sk_err_set(err, SK_EUSAGE, "use --format=text or --format=json",
+				  "unknown format '%s'", v);
+	return 0;
+}
+
+enum { OPT_FORMAT = 256, OPT_IDENTITY, OPT_REMOTE, OPT_DIRECT, OPT_DRY_RUN, OPT_YES, OPT_HELP,
+       OPT_VERSION };
+
+/* Returns the index of the command word, or a negative code. */
+static int parse_global(struct sk_cli *cli, int argc, char **argv, int *want_help,
+			int *want_version, struct sk_err *err)
+{
+	static const struct option opts[] = {
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "identity", required_argument, NULL, OPT_IDENTITY },
+		{ "remote", required_argument, NULL, OPT_REMOTE },
+		{ "direct", no_argument, NULL, OPT_DIRECT },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "yes", no_argument, NULL, OPT_YES },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ 0, 0, 0, 0 },
+	};
+	const char *env = getenv("SKIFF_FORMAT");
+	if (env && *env && parse_format(cli, env, err) < 0)
+		return err->code;
+	opterr = 0;
+	optind = 1;
+	int c, rc;
+	while ((c = getopt_long(argc, argv, "+C:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'C': cli->dir = optarg; break;
+		case OPT_FORMAT:
+			if ((rc = parse_format(cli, optarg, err)) < 0)
+				return rc;
+			break;
+		case OPT_IDENTITY: cli->identity = optarg; break;
+		case OPT_REMOTE: cli->remote = optarg; break;
+		case OPT_DIRECT: cli->direct = 1; break;
+		case OPT_DRY_RUN: cli->dry_run = 1; break;
+		case OPT_YES: cli->yes = 1; break;
+		case 'h':
+		case OPT_HELP: *want_help = 1; break;
+		case OPT_VERSION: *want_version = 1; break;
+		default:
+			return sk_err_set(err, SK_EUSAGE, "see skiff --help",
+					  "unknown or incomplete global option '%s'", argv[optind - 1]);
+		}
+	}
+	return optind;
+}
+
+static int run(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
+{
+	int want_help = 0, want_version = 0;
+	int idx = parse_global(cli, argc, argv, &want_help, &want_version, err);
+	if (idx < 0)
+		return idx;
+	if (want_version) {
+		sk_cli_result(cli, json_pack("{s:s}", "version", SKIFF_VERSION), NULL);
+		return 0;
+	}
+	if (want_help) {
+		print_help(cli, NULL);
+		return 0;
+	}
+	if (idx >= argc)
+		return sk_err_set(err, SK_EUSAGE, "see skiff --help", "no command given");
+	const char *name = argv[idx];
+	if (strcmp(name, "help") == 0) {
+		int w;
+		const struct sk_cmd *hc = idx + 1 < argc ? find_cmd(argc - idx - 1, argv + idx + 1, &w)
+							 : NULL;
+		if (idx + 1 < argc && !hc)
+			return sk_err_set(err, SK_EUSAGE, "see skiff help", "unknown command '%s'",
+					  argv[idx + 1]);
+		print_help(cli, hc);
+		return 0;
+	}
+	if (strcmp(name, "version") == 0) {
+		sk_cli_result(cli, json_pack("{s:s}", "version", SKIFF_VERSION), NULL);
+		return 0;
+	}
+	int words = 1;
+	const struct sk_cmd *cmd = find_cmd(argc - idx, argv + idx, &words);
+	if (!cmd && is_group(name))
+		return sk_err_set(err, SK_EUSAGE, "see skiff help", "'%s' needs a subcommand", name);
+	if (!cmd)
+		return sk_err_set(err, SK_EUSAGE, "see skiff help", "unknown command '%s'", name);
+	cli->cmd = cmd;
+	idx += words - 1;
+	if (wants_help(argc - idx, argv + idx)) {
+		print_help(cli, cmd);
+		return 0;
+	}
+	int rc = setup(cli, cmd, err);
+	if (rc < 0)
+		return rc;
+	optind = 0; /* GNU getopt: reinitialise for the command's own parsing */
+	opterr = 0;
+	return cmd->fn(cli, argc - idx, argv + idx, err);
+}
+
+int main(int argc, char **argv)
+{
+	struct sk_cli cli = { 0 };
+	struct sk_err err;
+	sk_err_clear(&err);
+	cli.color = isatty(STDOUT_FILENO);
+	int rc = run(&cli, argc, argv, &err);
+	int status;
+	if (rc < 0) {
+		if (!err.code)
+			err.code = rc;
+		sk_out_error(&cli, &err);
+		status = sk_err_exit_code(err.code);
+	} else {
+		sk_out_result(&cli);
+		status = 0;
+	}
+	json_decref(cli.result);
+	json_decref(cli.error_details);
+	sk_key_free(cli.key);
+	sk_repo_free(cli.repo);
+	if (fflush(stdout) != 0 && status == 0)
+		status = 1;
+	return status;
+}
