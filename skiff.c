@@ -35,7 +35,8 @@ static const struct sk_cmd commands[] = {
 	  "compute an object id, optionally store the object" },
 	{ "cat-object", cmd_cat_object, SK_CMD_REPO | SK_CMD_DIRECT_OK, "none",
 	  "skiff cat-object (-t | -s | -p | TYPE) OBJECT", "print an object's type, size or content" },
-	{ "update-ref", cmd_update_ref, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES,
+	{ "update-ref", cmd_update_ref,
+	  SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES | SK_CMD_DRY_RUN,
 	  "low",
 	  "skiff update-ref REF NEWOID [--old OLDOID | --create] [--op OPID]\n"
 	  "       skiff update-ref --delete REF --old OLDOID [--op OPID]\n"

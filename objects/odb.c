@@ -45,6 +45,7 @@
 #define STREAM_OUT ((size_t)1 << 20)   /* compressed bytes buffered before write */
 #define READ_BUF_MAX ((size_t)1 << 20) /* compressed input buffer for reads */
 #define WINDOW_LOG_MAX 23              /* 8 MiB: above what levels 1..19 use */
+#define WRITEBACK_STEP ((uint64_t)8 << 20)
 
 struct sk_odb {
 	char *dir;
@@ -128,12 +129,14 @@ int sk_odb_exists(struct sk_odb *odb, const struct sk_oid *oid)
 struct tmpobj {
 	char *path;
 	int fd;
+	uint64_t written, flushed; /* bytes written; bytes handed to writeback */
 };
 
 static int tmp_open(struct sk_odb *odb, struct tmpobj *t, struct sk_err *err)
 {
 	char *base = sk_path_join(odb->dir, "incoming");
 	t->path = sk_fs_temp_name(base);
+	t->written = t->flushed = 0;
 	free(base);
 	t->fd = sk_fs_open(t->path, O_WRONLY | O_CREAT | O_EXCL, 0444);
 	if (t->fd < 0) {
@@ -161,6 +164,14 @@ static int tmp_write(struct tmpobj *t, const void *data, size_t len, struct sk_e
 {
 	if (len && sk_fs_write_all(t->fd, data, len) < 0)
 		return sk_err_errno(err, errno, "cannot write temporary object", t->path);
+	t->written += len;
+	/* Start writeback of large objects as they stream, so the final fsync
+	 * does not wait for the whole file; errors surface at that fsync. */
+	if (t->written - t->flushed >= WRITEBACK_STEP) {
+		sync_file_range(t->fd, (off_t)t->flushed, (off_t)(t->written - t->flushed),
+				SYNC_FILE_RANGE_WRITE);
+		t->flushed = t->written;
+	}
 	return 0;
 }
 

@@ -181,7 +181,8 @@ static int parse_args(struct sk_cli *cli, int argc, char **argv, struct batch *b
 	return 0;
 }
 
-static json_t *describe(const struct sk_ref_update *u, const struct sk_refrecord *r)
+/* A dry run's records are unsigned and unwritten: they have no id yet. */
+static json_t *describe(const struct sk_ref_update *u, const struct sk_refrecord *r, int written)
 {
 	char *bytes = NULL;
 	size_t len = 0;
@@ -191,7 +192,7 @@ static json_t *describe(const struct sk_ref_update *u, const struct sk_refrecord
 			      "deleted", !r->has_oid);
 	json_object_set_new(o, "old", u->expect == SK_EXPECT_OID ? sk_json_oid(&u->old_oid)
 								: json_null());
-	if (sk_refrecord_dump(r, 1, &bytes, &len, NULL) == 0) {
+	if (written && sk_refrecord_dump(r, 1, &bytes, &len, NULL) == 0) {
 		sk_oid_hash(&rid, SK_OBJ_REFRECORD, bytes, len);
 		json_object_set_new(o, "record", sk_json_oid(&rid));
 	}
@@ -203,9 +204,10 @@ static void update_text(FILE *out, const json_t *r)
 {
 	size_t i;
 	json_t *u;
+	int dry = json_is_true(json_object_get(r, "dry_run"));
 	json_array_foreach(json_object_get(r, "updates"), i, u) {
 		const char *oid = json_string_value(json_object_get(u, "oid"));
-		fprintf(out, "%s %s (seq %" JSON_INTEGER_FORMAT ")\n",
+		fprintf(out, "%s%s %s (seq %" JSON_INTEGER_FORMAT ")\n", dry ? "would update " : "",
 			json_string_value(json_object_get(u, "ref")), oid ? oid : "deleted",
 			json_integer_value(json_object_get(u, "seq")));
 	}
@@ -220,13 +222,15 @@ int cmd_update_ref(struct sk_cli *cli, int argc, char **argv, struct sk_err *err
 		recs = calloc(b.n, sizeof(*recs));
 		if (!recs)
 			abort();
-		rc = sk_refs_update(cli->repo, cli->key, b.ups, b.n, recs, err);
+		rc = cli->dry_run ? sk_refs_update_plan(cli->repo, cli->key, b.ups, b.n, recs, err)
+				  : sk_refs_update(cli->repo, cli->key, b.ups, b.n, recs, err);
 	}
 	if (rc == 0) {
 		json_t *arr = json_array();
 		for (size_t i = 0; i < b.n; i++)
-			json_array_append_new(arr, describe(&b.ups[i], &recs[i]));
-		sk_cli_result(cli, json_pack("{s:o}", "updates", arr), update_text);
+			json_array_append_new(arr, describe(&b.ups[i], &recs[i], !cli->dry_run));
+		sk_cli_result(cli, json_pack("{s:o, s:b}", "updates", arr, "dry_run", cli->dry_run),
+			      update_text);
 	}
 	free(recs);
 	batch_free(&b);

@@ -42,11 +42,21 @@ int sk_refs_check_role(const struct sk_trust *policy, const char *keyid, const c
 /* True when keyid holds role root with a scope covering ref. */
 int sk_refs_is_root(const struct sk_trust *policy, const char *keyid, const char *ref);
 
+/* sk_refs_load_trust that also gives the id of the trust object the
+ * policy came from (the head of refs/meta/trust when it was read). */
+int sk_refs_load_trust_at(struct sk_repo *repo, struct sk_trust **out, struct sk_oid *oid,
+			  struct sk_err *err);
+
 /* The update algorithm with the policy given (init passes the initial
- * policy, which the seq-1 trust record bootstraps). */
+ * policy, which the seq-1 trust record bootstraps). policy_oid is the
+ * trust object policy was loaded from, or NULL when there is none yet; a
+ * transaction that moves refs/meta/trust is refused (SK_ECONFLICT) when,
+ * under its lock, the ref no longer points there, so a policy can only be
+ * replaced by a signer the policy being replaced allows. */
 int sk_refs_update_with(struct sk_repo *repo, const struct sk_key *key,
-			const struct sk_trust *policy, const struct sk_ref_update *ups, size_t n,
-			struct sk_refrecord *records, struct sk_err *err);
+			const struct sk_trust *policy, const struct sk_oid *policy_oid,
+			const struct sk_ref_update *ups, size_t n, struct sk_refrecord *records,
+			struct sk_err *err);
 
 /* Rolls committed transactions forward (see refs.c). */
 int sk_refs_recover(struct sk_repo *repo, struct sk_err *err);

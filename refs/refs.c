@@ -6,6 +6,8 @@
  * lock. Reading checks the record's form and that it names the ref whose
  * file it sits in, so a record copied to another ref's path is caught.
  * Signatures and roles are checked by refs/verify.c, not on every read.
+ * Writing (locks, transactions, crash recovery, and why recovery is safe
+ * beside a live writer) is refs/txn.c.
  */
 #include "refs/internal.h"
 

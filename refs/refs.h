@@ -12,7 +12,8 @@
  *
  * Every record written is first checked against the trust policy, and
  * every record read for verification is checked for signature, role and
- * chain linkage (refs/trust.h).
+ * chain linkage (decisions in refs/trust.c, chains in refs/verify.c).
+ * The transaction protocol and its crash recovery are in refs/txn.c.
  */
 #ifndef SK_REFS_H
 #define SK_REFS_H
@@ -82,17 +83,31 @@ struct sk_ref_update {
 	const char *op;        /* operation id or NULL */
 };
 
-/* Applies n updates as one transaction signed by key: all or nothing.
- * Fails with SK_ECONFLICT (an expectation does not hold; message names the
- * ref and both oids), SK_ELOCKED (another writer holds a lock), SK_EROLE
- * (key may not sign that ref), SK_ENOTFOUND (new oid not in the store),
- * and I/O codes. records (may be NULL) receives the n new records. */
+/* Applies n updates as one transaction signed by key: all or nothing;
+ * n == 0 is a no-op. Fails with SK_ECONFLICT (an expectation does not
+ * hold; message names the ref and both oids), SK_ELOCKED (another writer
+ * holds a lock), SK_EROLE (key may not sign that ref), SK_ENOTFOUND (new
+ * oid not in the store, or deleting a ref that is absent or deleted),
+ * SK_EINVAL (bad name, duplicate ref, deleting refs/meta/trust or pointing
+ * it at anything but a policy with a root key), and I/O codes. A failure
+ * after a multi-ref transaction's commit point says so in its hint; the
+ * next sk_repo_open completes it. records (may be NULL) receives the n
+ * new records, in the order of ups. */
 int sk_refs_update(struct sk_repo *repo, const struct sk_key *key,
 		   const struct sk_ref_update *ups, size_t n, struct sk_refrecord *records,
 		   struct sk_err *err);
 
-/* Lock files left behind by writers that died (names of refs), for fsck. */
+/* Lock files present under .skiff/refs, for fsck: a JSON array of the
+ * names of the locked refs (strings), sorted. A lock may belong to a live
+ * writer; one that stays is stale (its writer died before committing). */
 int sk_refs_stale_locks(struct sk_repo *repo, json_t **out, struct sk_err *err);
+
+/* --dry-run: every check sk_refs_update makes (names, trust, targets,
+ * expectations against the current records), no lock and no write.
+ * records receives the unsigned records an update would write now. */
+int sk_refs_update_plan(struct sk_repo *repo, const struct sk_key *key,
+			const struct sk_ref_update *ups, size_t n, struct sk_refrecord *records,
+			struct sk_err *err);
 
 /* --- verification --------------------------------------------------- */
 
@@ -111,7 +126,9 @@ int sk_refs_verify(struct sk_repo *repo, const char *name, int chain, json_t **i
 		   struct sk_err *err);
 
 /* Calls fn for each record from the head back (at most max when max > 0);
- * the record objects are read with hash verification. */
+ * the record objects are read with hash verification and checked for
+ * linkage (same ref, seq down by one): SK_ECORRUPT otherwise. fn returning
+ * a negative code stops the walk with it; a positive value stops quietly. */
 int sk_refs_walk(struct sk_repo *repo, const char *name, size_t max,
 		 int (*fn)(const struct sk_refrecord *, const struct sk_oid *record_oid, void *),
 		 void *arg, struct sk_err *err);

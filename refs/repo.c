@@ -21,7 +21,6 @@
  */
 #include "refs/internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -225,7 +224,7 @@ static int write_initial_trust(struct sk_repo *r, const struct sk_key *key, stru
 	int rc = doc ? sk_odb_write_json(r->odb, SK_OBJ_TRUST, doc, &up.new_oid, err)
 		     : sk_err_set(err, SK_EFAIL, NULL, "cannot serialise the initial trust policy");
 	if (rc == 0)
-		rc = sk_refs_update_with(r, key, t, &up, 1, NULL, err);
+		rc = sk_refs_update_with(r, key, t, NULL, &up, 1, NULL, err);
 	json_decref(doc);
 	sk_trust_free(t);
 	return rc;

@@ -166,6 +166,13 @@ static int verifying_policy(struct sk_repo *repo, const struct sk_refrecord *hea
 
 int sk_refs_load_trust(struct sk_repo *repo, struct sk_trust **out, struct sk_err *err)
 {
+	struct sk_oid oid;
+	return sk_refs_load_trust_at(repo, out, &oid, err);
+}
+
+int sk_refs_load_trust_at(struct sk_repo *repo, struct sk_trust **out, struct sk_oid *oid,
+			  struct sk_err *err)
+{
 	*out = NULL;
 	struct sk_refrecord head;
 	int rc = sk_refs_read(repo, SK_REFS_TRUST_REF, &head, err);
@@ -189,6 +196,7 @@ int sk_refs_load_trust(struct sk_repo *repo, struct sk_trust **out, struct sk_er
 		return rc;
 	}
 	*out = policy;
+	*oid = head.oid;
 	return 0;
 }
 
@@ -197,9 +205,7 @@ int sk_refs_set_trust(struct sk_repo *repo, const struct sk_key *key,
 {
 	struct sk_trust *cur = NULL;
 	struct sk_oid cur_oid, new_oid;
-	int rc = sk_refs_load_trust(repo, &cur, err);
-	if (rc == 0)
-		rc = sk_refs_resolve(repo, SK_REFS_TRUST_REF, &cur_oid, err);
+	int rc = sk_refs_load_trust_at(repo, &cur, &cur_oid, err);
 	if (rc == 0 && !sk_refs_is_root(cur, sk_key_id(key), SK_REFS_TRUST_REF))
 		rc = sk_err_set(err, SK_EROLE, "ask a holder of a root key to make the change",
 				"key %s (%s) is not root in the current trust policy; only root may "
@@ -218,7 +224,7 @@ int sk_refs_set_trust(struct sk_repo *repo, const struct sk_key *key,
 			.expect = SK_EXPECT_OID,
 			.old_oid = cur_oid,
 		};
-		rc = sk_refs_update_with(repo, key, cur, &up, 1, NULL, err);
+		rc = sk_refs_update_with(repo, key, cur, &cur_oid, &up, 1, NULL, err);
 	}
 	sk_trust_free(cur);
 	return rc;

@@ -303,8 +303,21 @@ static int write_record(struct sk_repo *repo, struct txn_item *it, int fd, struc
 	return rc;
 }
 
-static int prepare_item(struct sk_repo *repo, const struct sk_key *key, struct txn_item *it,
-			struct sk_err *err)
+/* The policy that authorised this transaction must still be the one in
+ * force when refs/meta/trust is replaced under its lock. */
+static int check_policy_current(const struct txn_item *it, const struct sk_oid *policy_oid,
+				const struct sk_refrecord *cur, struct sk_err *err)
+{
+	if (strcmp(it->up->ref, SK_REFS_TRUST_REF) != 0)
+		return 0;
+	if (!policy_oid ? cur == NULL : cur && cur->has_oid && !sk_oid_cmp(&cur->oid, policy_oid))
+		return 0;
+	return sk_err_set(err, SK_ECONFLICT, "reload the trust policy and retry",
+			  "%s changed while this update was being prepared", SK_REFS_TRUST_REF);
+}
+
+static int prepare_item(struct sk_repo *repo, const struct sk_key *key,
+			const struct sk_oid *policy_oid, struct txn_item *it, struct sk_err *err)
 {
 	int fd = take_lock(repo, it, err);
 	if (fd < 0)
@@ -315,6 +328,8 @@ static int prepare_item(struct sk_repo *repo, const struct sk_key *key, struct t
 	int rc = read_current(repo, it, &cur, &cur_id, &have, err);
 	if (rc == 0)
 		rc = check_expect(it->up, have ? &cur : NULL, err);
+	if (rc == 0)
+		rc = check_policy_current(it, policy_oid, have ? &cur : NULL, err);
 	if (rc == 0) {
 		build_record(it, key, have ? &cur : NULL, &cur_id);
 		rc = sign_record(&it->rec, key, err);
@@ -507,8 +522,9 @@ static void free_items(struct txn_item *items, size_t n)
 }
 
 int sk_refs_update_with(struct sk_repo *repo, const struct sk_key *key,
-			const struct sk_trust *policy, const struct sk_ref_update *ups, size_t n,
-			struct sk_refrecord *records, struct sk_err *err)
+			const struct sk_trust *policy, const struct sk_oid *policy_oid,
+			const struct sk_ref_update *ups, size_t n, struct sk_refrecord *records,
+			struct sk_err *err)
 {
 	if (n == 0)
 		return 0;
@@ -521,7 +537,7 @@ int sk_refs_update_with(struct sk_repo *repo, const struct sk_key *key,
 		return rc;
 	struct txn_item *items = make_items(repo, ups, n);
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = prepare_item(repo, key, &items[i], err);
+		rc = prepare_item(repo, key, policy_oid, &items[i], err);
 	if (rc < 0)
 		unlock_all(items, n);
 	else if (n == 1)
@@ -535,17 +551,71 @@ int sk_refs_update_with(struct sk_repo *repo, const struct sk_key *key,
 	return rc;
 }
 
+/* Everything sk_refs_update checks, without a lock or a write: the records
+ * it would write (unsigned, with the time of the check). A later update may
+ * still lose a race; the plan says what holds now. */
+static int plan_items(struct sk_repo *repo, const struct sk_key *key,
+		      const struct sk_oid *policy_oid, struct txn_item *items, size_t n,
+		      struct sk_err *err)
+{
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct sk_refrecord cur;
+		struct sk_oid cur_id;
+		int have = 0;
+		rc = read_current(repo, &items[i], &cur, &cur_id, &have, err);
+		if (rc == 0)
+			rc = check_expect(items[i].up, have ? &cur : NULL, err);
+		if (rc == 0)
+			rc = check_policy_current(&items[i], policy_oid, have ? &cur : NULL, err);
+		if (rc == 0)
+			build_record(&items[i], key, have ? &cur : NULL, &cur_id);
+	}
+	return rc;
+}
+
+int sk_refs_update_plan(struct sk_repo *repo, const struct sk_key *key,
+			const struct sk_ref_update *ups, size_t n, struct sk_refrecord *records,
+			struct sk_err *err)
+{
+	if (n == 0)
+		return 0;
+	int rc = validate(ups, n, err);
+	if (rc < 0)
+		return rc;
+	struct sk_trust *policy = NULL;
+	struct sk_oid policy_oid;
+	if ((rc = sk_refs_load_trust_at(repo, &policy, &policy_oid, err)) < 0)
+		return rc;
+	rc = check_roles(policy, key, ups, n, err);
+	if (rc == 0)
+		rc = check_targets(repo, ups, n, err);
+	struct txn_item *items = make_items(repo, ups, n);
+	if (rc == 0)
+		rc = plan_items(repo, key, &policy_oid, items, n, err);
+	if (rc == 0 && records)
+		for (size_t i = 0; i < n; i++)
+			records[items[i].index] = items[i].rec;
+	free_items(items, n);
+	sk_trust_free(policy);
+	return rc;
+}
+
 int sk_refs_update(struct sk_repo *repo, const struct sk_key *key,
 		   const struct sk_ref_update *ups, size_t n, struct sk_refrecord *records,
 		   struct sk_err *err)
 {
 	if (n == 0)
 		return 0;
-	struct sk_trust *policy = NULL;
-	int rc = sk_refs_load_trust(repo, &policy, err);
+	int rc = validate(ups, n, err); /* a bad name is reported as such, first */
 	if (rc < 0)
 		return rc;
-	rc = sk_refs_update_with(repo, key, policy, ups, n, records, err);
+	struct sk_trust *policy = NULL;
+	struct sk_oid policy_oid;
+	rc = sk_refs_load_trust_at(repo, &policy, &policy_oid, err);
+	if (rc < 0)
+		return rc;
+	rc = sk_refs_update_with(repo, key, policy, &policy_oid, ups, n, records, err);
 	sk_trust_free(policy);
 	return rc;
 }
@@ -638,13 +708,16 @@ static int recover_journal(struct sk_repo *repo, const char *path, struct sk_err
 }
 
 /* A temp journal whose flock is free belongs to a writer that died before
- * its commit point: garbage. */
+ * its commit point: garbage. A young one may be a writer between creating
+ * the file and locking it, so only old ones go. */
 static void remove_dead_temp(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return;
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+	struct stat st;
+	if (fstat(fd, &st) == 0 && time(NULL) - st.st_mtime > 60 &&
+	    flock(fd, LOCK_EX | LOCK_NB) == 0)
 		unlink(path);
 	close(fd);
 }

@@ -5,9 +5,9 @@
 set -eu
 
 PKGS="pkg-config libsodium-dev libssl-dev libjansson-dev libzstd-dev libcurl4-openssl-dev
-libgit2-dev libcmocka-dev libexpat1-dev jq git openssl zstd hyperfine clang"
+libgit2-dev libcmocka-dev libexpat1-dev jq git openssl zstd hyperfine clang groff-base"
 PCS="libsodium openssl jansson libzstd libcurl libgit2 cmocka expat"
-TOOLS="jq git openssl zstd pkg-config"
+TOOLS="jq git openssl zstd pkg-config groff"
 
 present() {
 	command -v pkg-config >/dev/null 2>&1 || return 1

@@ -191,6 +191,18 @@ test_expect_success 'log: newest first, -n limits, text has seq and signer' '
 	skiff log refs/services/api | head -1 | grep -q "alice"
 '
 
+test_expect_success '--dry-run checks everything and changes nothing' '
+	cd repo &&
+	before=$(snapshot .skiff) &&
+	cur=$(skiff rev-parse refs/services/api) &&
+	skiff --format=json --dry-run update-ref refs/services/api $O1 --old $cur >"$TRASH/out" &&
+	json_is .dry_run true && json_is ".updates[0].seq" 4 && json_is ".updates[0].record" null &&
+	expect_exit 3 skiff --format=json --dry-run update-ref refs/services/api $O1 --old $O1 &&
+	json_is .error.code cas_conflict &&
+	expect_exit 4 skiff --identity runner1 --dry-run update-ref refs/services/api $O1 &&
+	test "$(snapshot .skiff)" = "$before"
+'
+
 test_expect_success 'fsck is clean' '
 	cd repo &&
 	skiff --format=json fsck >"$TRASH/out" &&

@@ -241,7 +241,7 @@ static void test_dump_rejects(void **state)
 	json_decref(o);
 
 	o = json_object();
-	json_object_setn(o, "a\0b", 3, json_integer(1));
+	json_object_setn_new(o, "a\0b", 3, json_integer(1));
 	assert_int_equal(sk_cjson_dump(o, &out, &len, &err), SK_EINVAL);
 	assert_non_null(strstr(err.message, "NUL"));
 	json_decref(o);

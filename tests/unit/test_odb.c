@@ -1,0 +1,892 @@
+/*
+ * The loose object store: round trips, prefixes, listing, streaming
+ * writes, and every way a stored file can lie (size caps, decompression
+ * bombs, truncation, trailing bytes, hash mismatch, bad headers), plus
+ * fault injection proving a failed write leaves nothing behind.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "common/fs.h"
+#include "objects/cjson.h"
+#include "objects/odb.h"
+
+#define HELLO_ID "8aec4e4876f854f688d0ebfc8f37598f38e5fd6903cccc850ca36591175aeb60"
+
+struct fx {
+	char root[64];
+	char *objdir;
+	struct sk_odb *odb;
+};
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	snprintf(fx->root, sizeof(fx->root), "/tmp/skiff-odb-XXXXXX");
+	if (!mkdtemp(fx->root))
+		return -1;
+	fx->objdir = sk_path_join(fx->root, "objects");
+	mkdir(fx->objdir, 0777);
+	struct sk_err err;
+	if (sk_odb_open(&fx->odb, fx->objdir, &err) != 0)
+		return -1;
+	unsetenv("SKIFF_FAULT");
+	unsetenv("SKIFF_MAX_OBJECT_BYTES");
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	sk_odb_free(fx->odb);
+	nftw(fx->root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx->objdir);
+	free(fx);
+	unsetenv("SKIFF_FAULT");
+	unsetenv("SKIFF_MAX_OBJECT_BYTES");
+	return 0;
+}
+
+/* Counts regular files anywhere under dir (objects and temp files). */
+static int count_files(const char *dir)
+{
+	int n = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *p = sk_path_join(dir, e->d_name);
+		struct stat st;
+		if (lstat(p, &st) == 0)
+			n += S_ISDIR(st.st_mode) ? count_files(p) : 1;
+		free(p);
+	}
+	closedir(d);
+	return n;
+}
+
+/* A zstd frame of hdr + payload built by hand; csize: write content size. */
+static unsigned char *make_frame(const void *hdr, size_t hlen, const void *payload, size_t len,
+				 int csize, size_t *zlen)
+{
+	size_t cap = ZSTD_compressBound(hlen + len) + 64;
+	unsigned char *z = malloc(cap);
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+	ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, csize);
+	if (csize)
+		ZSTD_CCtx_setPledgedSrcSize(c, hlen + len);
+	ZSTD_outBuffer o = { z, cap, 0 };
+	ZSTD_inBuffer a = { hdr, hlen, 0 }, b = { payload, len, 0 };
+	assert_false(ZSTD_isError(ZSTD_compressStream2(c, &o, &a, ZSTD_e_continue)));
+	assert_int_equal(ZSTD_compressStream2(c, &o, &b, ZSTD_e_end), 0);
+	ZSTD_freeCCtx(c);
+	*zlen = o.pos;
+	return z;
+}
+
+static void put_file(const char *path, const void *data, size_t len)
+{
+	sk_fs_mkdirs_for(path, NULL);
+	unlink(path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+/* Stores a hand-made frame as the object id_hex. */
+static void put_object(struct fx *fx, const char *id_hex, const void *hdr, size_t hlen,
+		       const void *payload, size_t len, int csize, struct sk_oid *oid)
+{
+	assert_int_equal(sk_oid_fromhex(oid, id_hex, NULL), 0);
+	size_t zlen;
+	unsigned char *z = make_frame(hdr, hlen, payload, len, csize, &zlen);
+	char *path = sk_odb_path(fx->odb, oid);
+	put_file(path, z, zlen);
+	free(path);
+	free(z);
+}
+
+static void expect_read(struct fx *fx, const struct sk_oid *oid, unsigned flags, int code,
+			const char *needle)
+{
+	struct sk_err err;
+	sk_err_clear(&err);
+	unsigned char *p = NULL;
+	size_t len = 0;
+	int rc = sk_odb_read(fx->odb, oid, SK_OBJ_NONE, flags, NULL, &p, &len, &err);
+	if (rc != code || (needle && !strstr(err.message, needle)))
+		print_error("rc %d (want %d), message \"%s\" (want \"%s\")\n", rc, code,
+			    err.message, needle ? needle : "");
+	assert_int_equal(rc, code);
+	if (needle)
+		assert_non_null(strstr(err.message, needle));
+	if (rc == 0)
+		free(p);
+	else
+		assert_null(p);
+}
+
+static void test_write_read_blob(void **state)
+{
+	struct fx *fx = *state;
+	struct sk_err err;
+	struct sk_oid oid;
+	char hex[SK_OID_HEXSZ + 1];
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_BLOB, "hello", 5, &oid, &err), 0);
+	assert_string_equal(sk_oid_tohex(&oid, hex), HELLO_ID);
+	char *path = sk_odb_path(fx->odb, &oid);
+	char want[512];
+	snprintf(want, sizeof(want), "%s/8a/%s", fx->objdir, HELLO_ID + 2);
+	assert_string_equal(path, want);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0444);
+	assert_true(sk_odb_exists(fx->odb, &oid));
+
+	/* one zstd frame with the content size set */
+	char *z;
+	size_t zlen;
+	assert_int_equal(sk_fs_read_file(path, 1 << 20, &z, &zlen, &err), 0);
+	assert_int_equal(ZSTD_getFrameContentSize(z, zlen), 12);
+	assert_int_equal(ZSTD_findFrameCompressedSize(z, zlen), zlen);
+	free(z);
+
+	/* writing again is a no-op: same inode */
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_BLOB, "hello", 5, NULL, &err), 0);
+	struct stat st2;
+	assert_int_equal(stat(path, &st2), 0);
+	assert_int_equal(st.st_ino, st2.st_ino);
+	free(path);
+
+	enum sk_otype t = SK_OBJ_NONE;
+	unsigned char *p;
+	size_t len;
+	assert_int_equal(sk_odb_read(fx->odb, &oid, SK_OBJ_BLOB, SK_ODB_VERIFY, &t, &p, &len, &err),
+			 0);
+	assert_int_equal(t, SK_OBJ_BLOB);
+	assert_int_equal(len, 5);
+	assert_string_equal((char *)p, "hello");
+	free(p);
+	uint64_t size;
+	assert_int_equal(sk_odb_read_header(fx->odb, &oid, &t, &size, &err), 0);
+	assert_int_equal(t, SK_OBJ_BLOB);
+	assert_int_equal(size, 5);
+
+	/* empty blob */
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_BLOB, "", 0, &oid, &err), 0);
+	assert_int_equal(sk_odb_read(fx->odb, &oid, SK_OBJ_BLOB, SK_ODB_VERIFY, &t, &p, &len, &err),
+			 0);
+	assert_int_equal(len, 0);
+	assert_int_equal(p[0], 0);
+	free(p);
+	assert_int_equal(count_files(fx->objdir), 2);
+}
+
+static void test_random_sizes(void **state)
+{
+	struct fx *fx = *state;
+	static const size_t sizes[] = { 1, 31, 32, 100, 4096, 131073, 1 << 20, (3 << 20) + 7 };
+	unsigned seed = 42;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t n = sizes[i];
+		unsigned char *buf = malloc(n);
+		for (size_t j = 0; j < n; j++)
+			buf[j] = (unsigned char)(rand_r(&seed) >> 7);
+		struct sk_oid oid, want;
+		struct sk_err err;
+		sk_oid_hash(&want, SK_OBJ_BLOB, buf, n);
+		assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_BLOB, buf, n, &oid, &err), 0);
+		assert_int_equal(sk_oid_cmp(&oid, &want), 0);
+		unsigned char *p;
+		size_t len;
+		assert_int_equal(sk_odb_read(fx->odb, &oid, SK_OBJ_BLOB, SK_ODB_VERIFY, NULL, &p,
+					     &len, &err), 0);
+		assert_int_equal(len, n);
+		assert_memory_equal(p, buf, n);
+		free(p);
+		free(buf);
+	}
+}
+
+static void test_json_objects(void **state)
+{
+	struct fx *fx = *state;
+	struct sk_err err;
+	struct sk_oid oid;
+	const char *doc = "{\"a\":[1,2],\"v\":1}";
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_CONTROL, doc, strlen(doc), &oid, &err), 0);
+	json_t *j;
+	assert_int_equal(sk_odb_read_json(fx->odb, &oid, SK_OBJ_CONTROL, SK_ODB_VERIFY, &j, &err),
+			 0);
+	assert_int_equal(json_integer_value(json_object_get(j, "v")), 1);
+	struct sk_oid oid2;
+	assert_int_equal(sk_odb_write_json(fx->odb, SK_OBJ_CONTROL, j, &oid2, &err), 0);
+	assert_int_equal(sk_oid_cmp(&oid, &oid2), 0);
+	json_decref(j);
+
+	/* not canonical, or not JSON, or no "v": refused, nothing stored */
+	const char *bad[] = { "{\"v\": 1}", "{\"b\":1,\"a\":2,\"v\":1}", "hello", "{\"a\":1}",
+			      "{\"v\":1,\"x\":1.5}" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_RELEASE, bad[i], strlen(bad[i]),
+					      &oid, &err), SK_EINVAL);
+	assert_int_equal(count_files(fx->objdir), 1);
+	j = json_pack("{s:i}", "v", 1);
+	assert_int_equal(sk_odb_write_json(fx->odb, SK_OBJ_BLOB, j, &oid, &err), SK_EINVAL);
+	json_decref(j);
+	j = json_pack("{s:i}", "x", 1);
+	assert_int_equal(sk_odb_write_json(fx->odb, SK_OBJ_EVENT, j, &oid, &err), SK_EINVAL);
+	json_decref(j);
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_NONE, "x", 1, &oid, &err), SK_EINVAL);
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ__COUNT, "x", 1, &oid, &err), SK_EINVAL);
+}
+
+static void test_wrong_type_and_missing(void **state)
+{
+	struct fx *fx = *state;
+	struct sk_err err;
+	struct sk_oid oid;
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_BLOB, "hello", 5, &oid, &err), 0);
+	unsigned char *p = NULL;
+	size_t len;
+	assert_int_equal(sk_odb_read(fx->odb, &oid, SK_OBJ_TRUST, 0, NULL, &p, &len, &err),
+			 SK_EINVAL);
+	assert_string_equal(err.message, "object " HELLO_ID " is a blob, not a trust");
+	json_t *j = NULL;
+	assert_int_equal(sk_odb_read_json(fx->odb, &oid, SK_OBJ_NONE, 0, &j, &err), SK_EINVAL);
+	assert_null(j);
+
+	struct sk_oid missing;
+	sk_oid_hash(&missing, SK_OBJ_BLOB, "nope", 4);
+	assert_int_equal(sk_odb_read(fx->odb, &missing, SK_OBJ_NONE, 0, NULL, &p, &len, &err),
+			 SK_ENOTFOUND);
+	assert_non_null(strstr(err.message, "not found"));
+	assert_int_equal(sk_odb_read_header(fx->odb, &missing, NULL, NULL, &err), SK_ENOTFOUND);
+	assert_false(sk_odb_exists(fx->odb, &missing));
+	assert_null(p);
+}
+
+static void test_prefix(void **state)
+{
+	struct fx *fx = *state;
+	struct sk_err err;
+	struct sk_oid oid, got;
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_BLOB, "hello", 5, &oid, &err), 0);
+	assert_int_equal(sk_odb_resolve_prefix(fx->odb, "8aec4e48", &got, &err), 0);
+	assert_int_equal(sk_oid_cmp(&oid, &got), 0);
+	assert_int_equal(sk_odb_resolve_prefix(fx->odb, HELLO_ID, &got, &err), 0);
+	assert_int_equal(sk_oid_cmp(&oid, &got), 0);
+	assert_int_equal(sk_odb_resolve_prefix(fx->odb, "8aec4e49", &got, &err), SK_ENOTFOUND);
+	assert_int_equal(sk_odb_resolve_prefix(fx->odb, "00000000", &got, &err), SK_ENOTFOUND);
+	assert_int_equal(sk_odb_resolve_prefix(fx->odb, "8aec4e4", &got, &err), SK_EINVAL);
+	assert_int_equal(sk_odb_resolve_prefix(fx->odb, "8AEC4E48", &got, &err), SK_EINVAL);
+	assert_int_equal(sk_odb_resolve_prefix(fx->odb, "8aec4e48\n", &got, &err), SK_EINVAL);
+
+	/* a second file sharing the first 12 digits makes 8 and 12 ambiguous */
+	char *path = sk_odb_path(fx->odb, &oid);
+	char other[512];
+	snprintf(other, sizeof(other), "%s/8a/ec4e4876f8%s", fx->objdir,
+		 "ffffffffffffffffffffffffffffffffffffffffffffffffffff");
+	put_file(other, "x", 1);
+	free(path);
+	assert_int_equal(sk_odb_resolve_prefix(fx->odb, "8aec4e48", &got, &err), SK_EAMBIGUOUS);
+	assert_non_null(strstr(err.message, "ambiguous"));
+	assert_int_equal(sk_odb_resolve_prefix(fx->odb, "8aec4e4876f8", &got, &err),
+			 SK_EAMBIGUOUS);
+	assert_int_equal(sk_odb_resolve_prefix(fx->odb, "8aec4e4876f85", &got, &err), 0);
+	assert_int_equal(sk_oid_cmp(&oid, &got), 0);
+}
+
+static int collect(const struct sk_oid *oid, void *arg)
+{
+	struct sk_oid *seen = arg;
+	for (int i = 0; i < 8; i++)
+		if (sk_oid_is_zero(&seen[i])) {
+			seen[i] = *oid;
+			return 0;
+		}
+	return -1;
+}
+
+static int stop_at_first(const struct sk_oid *oid, void *arg)
+{
+	(void)oid;
+	(*(int *)arg)++;
+	return 7;
+}
+
+static void test_foreach(void **state)
+{
+	struct fx *fx = *state;
+	struct sk_err err;
+	struct sk_oid a, b, c;
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_BLOB, "a", 1, &a, &err), 0);
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_BLOB, "b", 1, &b, &err), 0);
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_BLOB, "c", 1, &c, &err), 0);
+	/* temp files and junk are not objects */
+	char *p = sk_path_join(fx->objdir, "incoming.tmp.1.2");
+	put_file(p, "x", 1);
+	free(p);
+	char junk[512];
+	char ahex[SK_OID_HEXSZ + 1];
+	sk_oid_tohex(&a, ahex);
+	snprintf(junk, sizeof(junk), "%s/%.2s/%s.tmp.3.4", fx->objdir, ahex, ahex + 2);
+	put_file(junk, "x", 1);
+	snprintf(junk, sizeof(junk), "%s/zz/%s", fx->objdir, ahex + 2);
+	put_file(junk, "x", 1);
+
+	struct sk_oid seen[8];
+	memset(seen, 0, sizeof(seen));
+	assert_int_equal(sk_odb_foreach(fx->odb, collect, seen, &err), 0);
+	int found = 0;
+	for (int i = 0; i < 8; i++) {
+		if (sk_oid_is_zero(&seen[i]))
+			continue;
+		found++;
+		assert_true(sk_oid_cmp(&seen[i], &a) == 0 || sk_oid_cmp(&seen[i], &b) == 0 ||
+			    sk_oid_cmp(&seen[i], &c) == 0);
+	}
+	assert_int_equal(found, 3);
+	int calls = 0;
+	assert_int_equal(sk_odb_foreach(fx->odb, stop_at_first, &calls, &err), 7);
+	assert_int_equal(calls, 1);
+}
+
+static int temp_with(const char *root, const void *data, size_t len)
+{
+	char *p = sk_path_join(root, "input");
+	put_file(p, data, len);
+	int fd = open(p, O_RDONLY);
+	free(p);
+	return fd;
+}
+
+static void test_write_fd(void **state)
+{
+	struct fx *fx = *state;
+	struct sk_err err;
+	/* above the threshold for worker threads; partly compressible */
+	size_t n = (9u << 20) + 123;
+	unsigned char *buf = malloc(n);
+	unsigned seed = 7;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (i / 4096) % 2 ? (unsigned char)rand_r(&seed) : (unsigned char)(i % 251);
+	struct sk_oid want, oid;
+	sk_oid_hash(&want, SK_OBJ_BLOB, buf, n);
+	int fd = temp_with(fx->root, buf, n);
+
+	/* hash only: no object */
+	assert_int_equal(sk_odb_write_fd(fx->odb, fd, n, 0, &oid, &err), 0);
+	assert_int_equal(sk_oid_cmp(&oid, &want), 0);
+	assert_false(sk_odb_exists(fx->odb, &oid));
+
+	lseek(fd, 0, SEEK_SET);
+	assert_int_equal(sk_odb_write_fd(fx->odb, fd, n, 1, &oid, &err), 0);
+	assert_int_equal(sk_oid_cmp(&oid, &want), 0);
+	close(fd);
+	char *path = sk_odb_path(fx->odb, &oid);
+	char *z;
+	size_t zlen;
+	assert_int_equal(sk_fs_read_file(path, 64 << 20, &z, &zlen, &err), 0);
+	assert_int_equal(ZSTD_getFrameContentSize(z, zlen), n + strlen("blob 9437307") + 1);
+	assert_int_equal(ZSTD_findFrameCompressedSize(z, zlen), zlen);
+	free(z);
+	free(path);
+	unsigned char *p;
+	size_t len;
+	assert_int_equal(sk_odb_read(fx->odb, &oid, SK_OBJ_BLOB, SK_ODB_VERIFY, NULL, &p, &len,
+				     &err), 0);
+	assert_int_equal(len, n);
+	assert_memory_equal(p, buf, n);
+	free(p);
+	free(buf);
+	assert_int_equal(count_files(fx->objdir), 1);
+
+	/* from a pipe, and a small one without worker threads */
+	int pfd[2];
+	assert_int_equal(pipe(pfd), 0);
+	assert_int_equal(write(pfd[1], "hello, world", 12), 12);
+	close(pfd[1]);
+	assert_int_equal(sk_odb_write_fd(fx->odb, pfd[0], 5, 1, &oid, &err), 0);
+	close(pfd[0]);
+	char hex[SK_OID_HEXSZ + 1];
+	assert_string_equal(sk_oid_tohex(&oid, hex), HELLO_ID);
+
+	/* input shorter than promised: error, nothing left behind */
+	fd = temp_with(fx->root, "abc", 3);
+	assert_int_equal(sk_odb_write_fd(fx->odb, fd, 10, 1, &oid, &err), SK_EIO);
+	assert_non_null(strstr(err.message, "after 3 of 10"));
+	close(fd);
+	assert_int_equal(count_files(fx->objdir), 2);
+
+	/* above the blob cap */
+	setenv("SKIFF_MAX_OBJECT_BYTES", "4", 1);
+	fd = temp_with(fx->root, "hello", 5);
+	assert_int_equal(sk_odb_write_fd(fx->odb, fd, 5, 1, &oid, &err), SK_ETOOBIG);
+	close(fd);
+	unsetenv("SKIFF_MAX_OBJECT_BYTES");
+}
+
+static void test_max_size(void **state)
+{
+	struct fx *fx = *state;
+	assert_int_equal(sk_odb_max_size(SK_OBJ_BLOB), SK_ODB_MAX_BLOB);
+	assert_int_equal(sk_odb_max_size(SK_OBJ_TRUST), SK_CJSON_MAX);
+	assert_int_equal(sk_odb_max_size(SK_OBJ_NONE), 0);
+	setenv("SKIFF_MAX_OBJECT_BYTES", "1000", 1);
+	assert_int_equal(sk_odb_max_size(SK_OBJ_BLOB), 1000);
+	assert_int_equal(sk_odb_max_size(SK_OBJ_RELEASE), SK_CJSON_MAX);
+	struct sk_err err;
+	struct sk_oid oid;
+	char big[1001];
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_BLOB, big, 1001, &oid, &err), SK_ETOOBIG);
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_BLOB, big, 1000, &oid, &err), 0);
+	setenv("SKIFF_MAX_OBJECT_BYTES", "junk", 1);
+	assert_int_equal(sk_odb_max_size(SK_OBJ_BLOB), SK_ODB_MAX_BLOB);
+	unsetenv("SKIFF_MAX_OBJECT_BYTES");
+}
+
+static long rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long pages = 0, res = 0;
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return res * sysconf(_SC_PAGESIZE);
+}
+
+/* "blob N\0" + N bytes of 'x' + 64 MiB of zeros, content size unknown. */
+static unsigned char *bomb_frame(size_t declared, size_t *zlen)
+{
+	size_t chunk = 1 << 20, cap = 1 << 20;
+	unsigned char *zeros = calloc(1, chunk), *z = malloc(cap);
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+	ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
+	ZSTD_outBuffer o = { z, cap, 0 };
+	char hdr[32];
+	int hl = snprintf(hdr, sizeof(hdr), "blob %zu", declared) + 1;
+	ZSTD_inBuffer h = { hdr, (size_t)hl, 0 };
+	assert_false(ZSTD_isError(ZSTD_compressStream2(c, &o, &h, ZSTD_e_continue)));
+	memset(zeros, 'x', declared);
+	ZSTD_inBuffer p = { zeros, declared, 0 };
+	assert_false(ZSTD_isError(ZSTD_compressStream2(c, &o, &p, ZSTD_e_continue)));
+	memset(zeros, 0, declared);
+	for (int i = 0; i < 64; i++) {
+		ZSTD_inBuffer in = { zeros, chunk, 0 };
+		while (in.pos < in.size)
+			assert_false(ZSTD_isError(ZSTD_compressStream2(c, &o, &in, ZSTD_e_continue)));
+	}
+	ZSTD_inBuffer none = { NULL, 0, 0 };
+	while (ZSTD_compressStream2(c, &o, &none, ZSTD_e_end) != 0)
+		;
+	ZSTD_freeCCtx(c);
+	free(zeros);
+	*zlen = o.pos;
+	return z;
+}
+
+static void bomb(struct fx *fx, size_t declared)
+{
+	size_t zlen;
+	unsigned char *z = bomb_frame(declared, &zlen);
+	assert_true(zlen < (1 << 20));
+	assert_int_equal(ZSTD_getFrameContentSize(z, zlen), ZSTD_CONTENTSIZE_UNKNOWN);
+	struct sk_oid oid;
+	sk_oid_hash(&oid, SK_OBJ_BLOB, "0123456789", 10);
+	char needle[64];
+	snprintf(needle, sizeof(needle), "more than the %zu bytes", declared);
+	char *path = sk_odb_path(fx->odb, &oid);
+	put_file(path, z, zlen);
+	free(path);
+
+	/* In a child, so its peak RSS starts at the current RSS (Linux sets
+	 * the high-water mark at fork) and measures this read alone. */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		long before = rss_bytes();
+		struct timespec t0, t1;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		struct sk_err err;
+		unsigned char *p = NULL;
+		size_t len;
+		int rc = sk_odb_read(fx->odb, &oid, SK_OBJ_NONE, SK_ODB_VERIFY, NULL, &p, &len, &err);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		long grew = ru.ru_maxrss * 1024L - before;
+		double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		int ok = rc == SK_ETOOBIG && strstr(err.message, needle) &&
+			 grew < (16L << 20) && secs < 1.0;
+		if (!ok)
+			fprintf(stderr, "rc %d \"%s\" grew %ld secs %.3f\n", rc, err.message, grew,
+				secs);
+		_exit(ok ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* the wire decoder applies the same stop */
+	struct sk_err err;
+	assert_int_equal(sk_obj_decode(z, zlen, NULL, NULL, NULL, NULL, &err), SK_ETOOBIG);
+	free(z);
+}
+
+static void test_decompression_bomb(void **state)
+{
+	struct fx *fx = *state;
+	bomb(fx, 10);  /* stopped inside the first bytes read for the header */
+	bomb(fx, 100); /* stopped by the check after the declared payload */
+}
+
+static void test_size_claims(void **state)
+{
+	struct fx *fx = *state;
+	struct sk_oid oid;
+	const char *any = "0000000000000000000000000000000000000000000000000000000000000001";
+
+	/* header above the blob cap */
+	setenv("SKIFF_MAX_OBJECT_BYTES", "1000", 1);
+	char payload[2000];
+	memset(payload, 'x', sizeof(payload));
+	put_object(fx, any, "blob 2000", 10, payload, 2000, 1, &oid);
+	expect_read(fx, &oid, 0, SK_ETOOBIG, "above the 1000-byte limit");
+	struct sk_err err;
+	assert_int_equal(sk_odb_read_header(fx->odb, &oid, NULL, NULL, &err), SK_ETOOBIG);
+	unsetenv("SKIFF_MAX_OBJECT_BYTES");
+	expect_read(fx, &oid, 0, 0, NULL);
+
+	/* a JSON type claiming more than SK_CJSON_MAX, content size unknown */
+	char hdr[32];
+	int hl = snprintf(hdr, sizeof(hdr), "trust %u", SK_CJSON_MAX + 1) + 1;
+	put_object(fx, any, hdr, (size_t)hl, "{\"v\":1}", 7, 0, &oid);
+	expect_read(fx, &oid, 0, SK_ETOOBIG, "above the 16777216-byte limit");
+
+	/* frame content size above header + cap: refused before decoding */
+	unsigned char fake[] = { 0x28, 0xb5, 0x2f, 0xfd, 0xe0, 0, 0, 0, 0, 4, 0, 0, 0,
+				 0x01, 0x00, 0x00 };
+	char *path = sk_odb_path(fx->odb, &oid);
+	put_file(path, fake, sizeof(fake));
+	free(path);
+	expect_read(fx, &oid, 0, SK_ETOOBIG, "above every size limit");
+
+	/* frame content size larger than the header declares */
+	put_object(fx, any, "blob 3", 7, "hello", 5, 1, &oid);
+	expect_read(fx, &oid, 0, SK_ETOOBIG, "header declares");
+
+	/* same, with the content size unknown: caught while decoding */
+	put_object(fx, any, "blob 3", 7, "hello", 5, 0, &oid);
+	expect_read(fx, &oid, 0, SK_ETOOBIG, "more than the 3 bytes");
+
+	/* shorter than the header declares */
+	put_object(fx, any, "blob 9", 7, "hello", 5, 1, &oid);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "shorter than its header");
+	put_object(fx, any, "blob 9", 7, "hello", 5, 0, &oid);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "shorter than its header");
+
+	/* unknown content size but otherwise right: accepted */
+	put_object(fx, HELLO_ID, "blob 5", 7, "hello", 5, 0, &oid);
+	expect_read(fx, &oid, SK_ODB_VERIFY, 0, NULL);
+}
+
+static void test_bad_headers(void **state)
+{
+	struct fx *fx = *state;
+	struct sk_oid oid;
+	const char *any = "0000000000000000000000000000000000000000000000000000000000000002";
+	put_object(fx, any, "blob 05", 8, "hello", 5, 1, &oid);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "malformed length");
+	put_object(fx, any, "blob +5", 8, "hello", 5, 1, &oid);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "malformed length");
+	put_object(fx, any, "blob 5 ", 8, "hello", 5, 1, &oid);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "malformed length");
+	put_object(fx, any, "blob ", 6, "hello", 5, 1, &oid);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "malformed length");
+	put_object(fx, any, "bogus 5", 8, "hello", 5, 1, &oid);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "unknown object type");
+	put_object(fx, any, "none 5", 7, "hello", 5, 1, &oid);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "unknown object type");
+	put_object(fx, any, "blob5", 6, "hello", 5, 1, &oid);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "malformed object header");
+	char nohdr[40];
+	memset(nohdr, 'a', sizeof(nohdr));
+	put_object(fx, any, nohdr, sizeof(nohdr), "", 0, 1, &oid);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "no object header");
+	put_object(fx, any, "blob 99999999999999999999999", 29, "", 0, 1, &oid);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "malformed length");
+	/* not zstd at all */
+	char *path = sk_odb_path(fx->odb, &oid);
+	put_file(path, "blob 5\0hello", 12);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "not a zstd frame");
+	put_file(path, "", 0);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "not a zstd frame");
+	free(path);
+}
+
+static void test_truncated_and_trailing(void **state)
+{
+	struct fx *fx = *state;
+	struct sk_err err;
+	struct sk_oid oid;
+	char big[5000];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)('a' + (i * 7919) % 26);
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_BLOB, big, sizeof(big), &oid, &err), 0);
+	char *path = sk_odb_path(fx->odb, &oid);
+	char *z;
+	size_t zlen;
+	assert_int_equal(sk_fs_read_file(path, 1 << 20, &z, &zlen, &err), 0);
+	chmod(path, 0644);
+
+	for (size_t cut = 1; cut < zlen; cut += (cut < 8 ? 1 : 97)) {
+		put_file(path, z, zlen - cut);
+		expect_read(fx, &oid, 0, SK_ECORRUPT, NULL);
+		expect_read(fx, &oid, SK_ODB_VERIFY, SK_ECORRUPT, NULL);
+	}
+	put_file(path, z, zlen - 1);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "truncated");
+
+	char *longer = malloc(zlen + 3);
+	memcpy(longer, z, zlen);
+	memcpy(longer + zlen, "xyz", 3);
+	put_file(path, longer, zlen + 3);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "trailing bytes");
+	/* a second frame after the first is trailing bytes too */
+	memcpy(longer, z, zlen);
+	put_file(path, longer, zlen);
+	int fd = open(path, O_WRONLY | O_APPEND);
+	assert_int_equal(write(fd, z, zlen), (ssize_t)zlen);
+	close(fd);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, "trailing bytes");
+	free(longer);
+
+	/* a flipped byte in the middle is caught by zstd's checksum even unverified */
+	z[zlen / 2] ^= 0x55;
+	put_file(path, z, zlen);
+	expect_read(fx, &oid, 0, SK_ECORRUPT, NULL);
+	free(z);
+	free(path);
+}
+
+static void test_hash_mismatch(void **state)
+{
+	struct fx *fx = *state;
+	struct sk_err err;
+	struct sk_oid a, b;
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_BLOB, "hello", 5, &a, &err), 0);
+	assert_int_equal(sk_odb_write(fx->odb, SK_OBJ_BLOB, "world", 5, &b, &err), 0);
+	char *pa = sk_odb_path(fx->odb, &a), *pb = sk_odb_path(fx->odb, &b);
+	char *z;
+	size_t zlen;
+	assert_int_equal(sk_fs_read_file(pa, 1 << 20, &z, &zlen, &err), 0);
+	put_file(pb, z, zlen);
+	free(z);
+	free(pa);
+	free(pb);
+	expect_read(fx, &b, SK_ODB_VERIFY, SK_ECORRUPT, "hash mismatch");
+	/* unverified reads only check the format: the file is a valid blob */
+	unsigned char *p;
+	size_t len;
+	assert_int_equal(sk_odb_read(fx->odb, &b, SK_OBJ_BLOB, 0, NULL, &p, &len, &err), 0);
+	assert_memory_equal(p, "hello", 5);
+	free(p);
+}
+
+static void test_stored_json_not_canonical(void **state)
+{
+	struct fx *fx = *state;
+	const char *doc = "{\"v\": 1}";
+	struct sk_oid oid, want;
+	sk_oid_hash(&want, SK_OBJ_TRUST, doc, strlen(doc));
+	char hex[SK_OID_HEXSZ + 1];
+	put_object(fx, sk_oid_tohex(&want, hex), "trust 8", 8, doc, strlen(doc), 1, &oid);
+	expect_read(fx, &oid, 0, 0, NULL);
+	expect_read(fx, &oid, SK_ODB_VERIFY, SK_ECORRUPT, "not canonical");
+	struct sk_err err;
+	json_t *j = NULL;
+	assert_int_equal(sk_odb_read_json(fx->odb, &oid, SK_OBJ_TRUST, 0, &j, &err), SK_ECORRUPT);
+	assert_null(j);
+	assert_non_null(strstr(err.message, "whitespace"));
+}
+
+static void test_wire_form(void **state)
+{
+	struct fx *fx = *state;
+	struct sk_err err;
+	unsigned char *z;
+	size_t zlen;
+	const char *doc = "{\"v\":1}";
+	assert_int_equal(sk_obj_encode(SK_OBJ_EVENT, doc, 7, &z, &zlen, &err), 0);
+	struct sk_oid want, wrong;
+	sk_oid_hash(&want, SK_OBJ_EVENT, doc, 7);
+	enum sk_otype t;
+	unsigned char *p;
+	size_t len;
+	assert_int_equal(sk_obj_decode(z, zlen, &want, &t, &p, &len, &err), 0);
+	assert_int_equal(t, SK_OBJ_EVENT);
+	assert_int_equal(len, 7);
+	assert_memory_equal(p, doc, 7);
+	free(p);
+	assert_int_equal(sk_obj_decode(z, zlen, NULL, &t, NULL, NULL, &err), 0);
+	sk_oid_hash(&wrong, SK_OBJ_REPORT, doc, 7);
+	assert_int_equal(sk_obj_decode(z, zlen, &wrong, &t, &p, &len, &err), SK_ECORRUPT);
+	assert_non_null(strstr(err.message, "hash mismatch"));
+	assert_int_equal(sk_obj_decode(z, zlen - 1, &want, &t, &p, &len, &err), SK_ECORRUPT);
+	assert_int_equal(sk_obj_decode(z, 3, &want, &t, &p, &len, &err), SK_ECORRUPT);
+	assert_int_equal(sk_obj_decode(z, 0, &want, &t, &p, &len, &err), SK_ECORRUPT);
+
+	/* write_raw stores the bytes as they are */
+	assert_int_equal(sk_odb_write_raw(fx->odb, &want, z, zlen, &err), 0);
+	char *path = sk_odb_path(fx->odb, &want);
+	char *stored;
+	size_t slen;
+	assert_int_equal(sk_fs_read_file(path, 1 << 20, &stored, &slen, &err), 0);
+	assert_int_equal(slen, zlen);
+	assert_memory_equal(stored, z, zlen);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0444);
+	free(stored);
+	free(path);
+	expect_read(fx, &want, SK_ODB_VERIFY, 0, NULL);
+	free(z);
+
+	/* decode insists on canonical JSON even without an expected id */
+	size_t fl;
+	unsigned char *f = make_frame("event 8", 8, "{\"v\": 1}", 8, 1, &fl);
+	assert_int_equal(sk_obj_decode(f, fl, NULL, &t, &p, &len, &err), SK_ECORRUPT);
+	free(f);
+	/* encode refuses what write refuses */
+	assert_int_equal(sk_obj_encode(SK_OBJ_EVENT, "{}", 2, &z, &zlen, &err), SK_EINVAL);
+	assert_int_equal(sk_obj_encode(SK_OBJ_BLOB, "{}", 2, &z, &zlen, &err), 0);
+	free(z);
+}
+
+/* Runs one write in a child with SKIFF_FAULT set (the injector's counters
+ * are per process); returns the child's error code. */
+static int faulty_write(struct fx *fx, const char *fault, int use_fd)
+{
+	/* Empty fanout directories go, so each write creates its own and
+	 * makes all three fsyncs (file, ab/, objects/). */
+	DIR *d = opendir(fx->objdir);
+	struct dirent *e;
+	while (d && (e = readdir(d)) != NULL) {
+		char *sub = sk_path_join(fx->objdir, e->d_name);
+		if (e->d_name[0] != '.')
+			rmdir(sub);
+		free(sub);
+	}
+	if (d)
+		closedir(d);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sk_err err;
+		struct sk_oid oid;
+		int rc;
+		int fd = use_fd ? temp_with(fx->root, "streamed", 8) : -1;
+		setenv("SKIFF_FAULT", fault, 1);
+		if (use_fd)
+			rc = sk_odb_write_fd(fx->odb, fd, 8, 1, &oid, &err);
+		else
+			rc = sk_odb_write(fx->odb, SK_OBJ_BLOB, "faulty", 6, &oid, &err);
+		_exit(-rc);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return -WEXITSTATUS(status);
+}
+
+static void test_fault_injection(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const faults[] = { "open:1", "write:1", "fsync:1", "rename:1",
+					      "fsync:2", "fsync:3", "write:1:EIO" };
+	for (int use_fd = 0; use_fd < 2; use_fd++)
+		for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+			int rc = faulty_write(fx, faults[i], use_fd);
+			if (rc == 0 || count_files(fx->objdir) != 0)
+				print_error("fault %s (fd %d): rc %d, %d files\n", faults[i],
+					    use_fd, rc, count_files(fx->objdir));
+			assert_int_equal(rc, strstr(faults[i], "EIO") ? SK_EIO : SK_ENOSPC);
+			assert_int_equal(count_files(fx->objdir), 0);
+		}
+	/* three fsyncs per new object, so a fourth fault never fires */
+	assert_int_equal(faulty_write(fx, "fsync:4", 0), 0);
+	assert_int_equal(count_files(fx->objdir), 1);
+	assert_int_equal(faulty_write(fx, "fsync:4", 1), 0);
+	assert_int_equal(count_files(fx->objdir), 2);
+}
+
+static void test_open_missing(void **state)
+{
+	(void)state;
+	struct sk_odb *odb = NULL;
+	struct sk_err err;
+	assert_int_equal(sk_odb_open(&odb, "/nonexistent/skiff/objects", &err), SK_ENOTFOUND);
+	assert_null(odb);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_decompression_bomb),
+		T(test_write_read_blob),
+		T(test_random_sizes),
+		T(test_json_objects),
+		T(test_wrong_type_and_missing),
+		T(test_prefix),
+		T(test_foreach),
+		T(test_write_fd),
+		T(test_max_size),
+		T(test_size_claims),
+		T(test_bad_headers),
+		T(test_truncated_and_trailing),
+		T(test_hash_mismatch),
+		T(test_stored_json_not_canonical),
+		T(test_wire_form),
+		T(test_fault_injection),
+		cmocka_unit_test(test_open_missing),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
