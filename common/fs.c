@@ -151,17 +151,30 @@ int sk_fs_mkdirs(const char *path, int private_dir, struct sk_err *err)
 	return 0;
 }
 
-int sk_fs_mkdirs_for(const char *path, struct sk_err *err)
+/* The directory part of path into buf: "" when path has no slash, "/"
+ * for a file in the root. */
+static int parent_of(const char *path, char *buf, size_t n, struct sk_err *err)
 {
-	char buf[PATH_MAX];
 	size_t len = strlen(path);
-	if (len >= sizeof(buf))
+	if (len >= n)
 		return sk_err_set(err, SK_EINVAL, NULL, "path too long");
 	memcpy(buf, path, len + 1);
 	char *slash = strrchr(buf, '/');
-	if (!slash || slash == buf)
-		return 0;
-	*slash = '\0';
+	if (!slash)
+		buf[0] = '\0';
+	else if (slash == buf)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	return 0;
+}
+
+int sk_fs_mkdirs_for(const char *path, struct sk_err *err)
+{
+	char buf[PATH_MAX];
+	int rc = parent_of(path, buf, sizeof(buf), err);
+	if (rc < 0 || buf[0] == '\0' || strcmp(buf, "/") == 0)
+		return rc;
 	return sk_fs_mkdirs(buf, 0, err);
 }
 
@@ -182,18 +195,10 @@ int sk_fs_fsync_dir(const char *dir, struct sk_err *err)
 int sk_fs_fsync_parent(const char *path, struct sk_err *err)
 {
 	char buf[PATH_MAX];
-	size_t len = strlen(path);
-	if (len >= sizeof(buf))
-		return sk_err_set(err, SK_EINVAL, NULL, "path too long");
-	memcpy(buf, path, len + 1);
-	char *slash = strrchr(buf, '/');
-	if (!slash)
-		return sk_fs_fsync_dir(".", err);
-	if (slash == buf)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	return sk_fs_fsync_dir(buf, err);
+	int rc = parent_of(path, buf, sizeof(buf), err);
+	if (rc < 0)
+		return rc;
+	return sk_fs_fsync_dir(buf[0] ? buf : ".", err);
 }
 
 char *sk_fs_temp_name(const char *path)

@@ -84,6 +84,20 @@ static int is_table(const json_t *arr)
 	return 1;
 }
 
+/* A table cell as text (truncated to n - 1 bytes). */
+static const char *cell_text(const json_t *row, const char *key, char *buf, size_t n)
+{
+	json_t *cell = json_object_get(row, key);
+	FILE *m = fmemopen(buf, n - 1, "w");
+	buf[0] = '\0';
+	if (m) {
+		if (cell)
+			print_scalar(m, cell);
+		fclose(m);
+	}
+	return buf;
+}
+
 /* Columns are the keys of the first row, in its (sorted) order. */
 static void print_table(FILE *out, const json_t *arr, int indent)
 {
@@ -98,15 +112,8 @@ static void print_table(FILE *out, const json_t *arr, int indent)
 	json_array_foreach(arr, i, row) {
 		c = 0;
 		json_object_foreach((json_t *)first, key, val) {
-			char buf[256] = "";
-			json_t *cell = json_object_get(row, key);
-			FILE *m = fmemopen(buf, sizeof(buf) - 1, "w");
-			if (m) {
-				if (cell)
-					print_scalar(m, cell);
-				fclose(m);
-			}
-			size_t w = strlen(buf);
+			char buf[256];
+			size_t w = strlen(cell_text(row, key, buf, sizeof(buf)));
 			if (w > width[c])
 				width[c] = w;
 			c++;
@@ -116,14 +123,8 @@ static void print_table(FILE *out, const json_t *arr, int indent)
 		c = 0;
 		fprintf(out, "%*s", indent, "");
 		json_object_foreach((json_t *)first, key, val) {
-			char buf[256] = "";
-			json_t *cell = json_object_get(row, key);
-			FILE *m = fmemopen(buf, sizeof(buf) - 1, "w");
-			if (m) {
-				if (cell)
-					print_scalar(m, cell);
-				fclose(m);
-			}
+			char buf[256];
+			cell_text(row, key, buf, sizeof(buf));
 			if (c + 1 < ncol)
 				fprintf(out, "%-*s  ", (int)width[c], buf);
 			else

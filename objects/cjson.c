@@ -60,7 +60,7 @@ const char *sk_cjson_quote(const char *s, size_t len, char *buf, size_t n)
 	size_t o = 0, i = 0;
 	for (; i < len && o + 5 < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+		if (c >= 0x20 && c < 0x7f)
 			buf[o++] = (char)c;
 		else
 			o += (size_t)snprintf(buf + o, n - o, "\\x%02x", c);

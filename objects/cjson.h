@@ -63,9 +63,9 @@ int sk_cjson_canonicalize(const void *buf, size_t len, char **out, size_t *outle
 			  struct sk_err *err);
 
 /* Copies len bytes of s into buf (n bytes) for an error message: printable
- * ASCII stays, every other byte and '"' '\\' become \xNN, and a cut is
- * marked "...". Messages that quote untrusted input stay valid UTF-8 and
- * safe for a terminal. Returns buf. */
+ * ASCII stays, every other byte becomes \xNN, and a cut is marked "...".
+ * Messages that quote untrusted input thus stay valid UTF-8 (they end up
+ * in JSON error documents) and safe for a terminal. Returns buf. */
 const char *sk_cjson_quote(const char *s, size_t len, char *buf, size_t n);
 
 /* Small accessors that fail with SK_EINVAL naming the field. */

@@ -223,10 +223,11 @@ static int tmp_commit(struct sk_odb *odb, struct tmpobj *t, const struct sk_oid 
 	if (!rc && created)
 		rc = sk_fs_fsync_dir(odb->dir, err);
 	*slash = '/';
-	/* The rename happened but is not durable: all or nothing, so take it
-	 * back rather than report failure with the object visible. */
-	if (rc)
-		unlink(path);
+	/* The rename happened but may not be durable. The object is complete
+	 * and named by its hash, so it stays: another writer of the same
+	 * object may already have found it and pointed a ref at it, and
+	 * removing it would leave that ref dangling. The caller still fails,
+	 * so no ref of ours moves to it. */
 	free(path);
 	return rc;
 }
@@ -783,7 +784,7 @@ static int as_corrupt(struct sk_err *err, const char *name)
 {
 	if (err)
 		err->code = SK_ECORRUPT;
-	sk_err_wrap(err, "object %s is corrupt: not canonical JSON", name);
+	sk_err_wrap(err, "object %s is corrupt: JSON payload", name);
 	if (err)
 		snprintf(err->hint, sizeof(err->hint), "%s", fsck_hint);
 	return SK_ECORRUPT;
@@ -943,7 +944,7 @@ int sk_obj_decode(const void *zbuf, size_t zlen, const struct sk_oid *expect,
 {
 	struct zdec z;
 	char hex[SK_OID_HEXSZ + 1];
-	dec_init(&z, expect ? sk_oid_tohex(expect, hex) : "(wire bytes)");
+	dec_init(&z, expect ? sk_oid_tohex(expect, hex) : "from the wire");
 	z.src.in = (ZSTD_inBuffer){ zbuf, zlen, 0 };
 	z.src.eof = 1;
 	struct readopts o = { SK_OBJ_NONE, expect, 1 };

@@ -1,8 +1,9 @@
 /*
- * The loose object store. Each object is a file objects/ab/<62 hex>
- * holding one zstd frame of "<type> <len>\0" + payload, written through a
- * temp file, fsync, rename and directory fsync; an object is visible only
- * once complete. Reads cap the decompressed size before and while
+ * The loose object store. Each object is a file objects/ab/<62 hex>, mode
+ * 0444, holding one zstd frame (content size and checksum set) of
+ * "<type> <len>\0" + payload, written through a temp file in objects/,
+ * fsync, rename and directory fsync; an object is visible only once
+ * complete, and a failed write leaves neither the object nor a temp file. Reads cap the decompressed size before and while
  * decompressing (a frame that lies about its size stops at the cap) and,
  * with SK_ODB_VERIFY, recompute the id. JSON types are checked for
  * canonical form on every write and every verified read.
@@ -42,8 +43,10 @@ int sk_odb_write(struct sk_odb *odb, enum sk_otype t, const void *payload, size_
 /* Stores a canonical JSON document built with jansson. */
 int sk_odb_write_json(struct sk_odb *odb, enum sk_otype t, const json_t *doc,
 		      struct sk_oid *out, struct sk_err *err);
-/* Streams len bytes from fd into a blob without holding it in memory;
- * with write=0 only computes the id (hash-object without -w). */
+/* Streams exactly len bytes from fd's current position into a blob in one
+ * pass (hash and compress, bounded memory); with write=0 only computes the
+ * id (hash-object without -w). SK_EIO when fd ends before len bytes;
+ * SK_ETOOBIG when writing more than the blob cap. */
 int sk_odb_write_fd(struct sk_odb *odb, int fd, uint64_t len, int write,
 		    struct sk_oid *out, struct sk_err *err);
 
@@ -53,11 +56,16 @@ int sk_odb_read_header(struct sk_odb *odb, const struct sk_oid *oid, enum sk_oty
 		       uint64_t *size, struct sk_err *err);
 /* Reads a whole object; *payload is malloc'd (NUL-terminated for
  * convenience, not counted in *len). expect may be SK_OBJ_NONE. A type
- * other than expect is SK_EINVAL ("wrong type"). */
+ * other than expect is SK_EINVAL ("object X is a T, not a U"); a missing
+ * object SK_ENOTFOUND. Format and size checks run on every read
+ * (SK_ECORRUPT, SK_ETOOBIG); SK_ODB_VERIFY adds the id ("hash mismatch")
+ * and canonical-JSON checks (SK_ECORRUPT). type, payload, len may be NULL. */
 int sk_odb_read(struct sk_odb *odb, const struct sk_oid *oid, enum sk_otype expect,
 		unsigned flags, enum sk_otype *type, unsigned char **payload, size_t *len,
 		struct sk_err *err);
-/* Reads, verifies and parses a JSON object of type expect. */
+/* Reads and parses a JSON object of type expect (SK_OBJ_NONE: any JSON
+ * type). The strict canonical parse always runs; SK_ODB_VERIFY adds the
+ * id check. A stored payload that does not parse is SK_ECORRUPT. */
 int sk_odb_read_json(struct sk_odb *odb, const struct sk_oid *oid, enum sk_otype expect,
 		     unsigned flags, json_t **out, struct sk_err *err);
 
@@ -65,22 +73,27 @@ int sk_odb_read_json(struct sk_odb *odb, const struct sk_oid *oid, enum sk_otype
 int sk_odb_resolve_prefix(struct sk_odb *odb, const char *prefix, struct sk_oid *out,
 			  struct sk_err *err);
 
-/* Calls fn for every stored object id (unordered); stops on nonzero. */
+/* Calls fn for every stored object id (unordered; names that are not 62
+ * lowercase hex digits, such as temp files, are skipped); stops at and
+ * returns fn's first nonzero value. */
 int sk_odb_foreach(struct sk_odb *odb, int (*fn)(const struct sk_oid *, void *), void *arg,
 		   struct sk_err *err);
 
 /* Path of an object's file (malloc'd). */
 char *sk_odb_path(struct sk_odb *odb, const struct sk_oid *oid);
 
-/* Wire form: the compressed bytes of an object as stored. */
+/* Wire form: the compressed bytes of an object as stored; *out malloc'd.
+ * Checks what sk_odb_write checks (cap, canonical JSON). */
 int sk_obj_encode(enum sk_otype t, const void *payload, size_t len, unsigned char **out,
 		  size_t *outlen, struct sk_err *err);
 /* Decodes and fully verifies wire bytes: one well-formed zstd frame,
  * size within the cap, header valid, JSON canonical, and (when expect is
- * not NULL) the id equal to expect. SK_ECORRUPT / SK_ETOOBIG otherwise. */
+ * not NULL) the id equal to expect. SK_ECORRUPT / SK_ETOOBIG otherwise.
+ * type, payload, len may be NULL. */
 int sk_obj_decode(const void *zbuf, size_t zlen, const struct sk_oid *expect,
 		  enum sk_otype *type, unsigned char **payload, size_t *len, struct sk_err *err);
-/* Stores already-verified wire bytes as is (used by fetch). */
+/* Stores already-verified wire bytes as is (used by fetch after
+ * sk_obj_decode with the expected id); no checks here. */
 int sk_odb_write_raw(struct sk_odb *odb, const struct sk_oid *oid, const void *zbuf,
 		     size_t zlen, struct sk_err *err);
 

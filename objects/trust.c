@@ -49,7 +49,7 @@ static void *xcalloc(size_t n, size_t size)
 	return p;
 }
 
-static void key_id_of(const unsigned char pub[32], char out[SK_KEYID_HEXSZ + 1])
+void sk_trust_key_id(const unsigned char pub[32], char out[SK_KEYID_HEXSZ + 1])
 {
 	unsigned char h[32];
 	sk_sha256(pub, 32, h);
@@ -247,7 +247,7 @@ static int parse_key(const json_t *o, struct sk_trust_key *k, struct sk_err *err
 		return sk_err_set(err, SK_EINVAL, policy_hint,
 				  "trust policy: key %s: \"public\" must be 64 lowercase hex digits",
 				  k->name);
-	key_id_of(k->pub, k->id);
+	sk_trust_key_id(k->pub, k->id);
 	if (strcmp(id, k->id) != 0)
 		return sk_err_set(err, SK_EINVAL, policy_hint,
 				  "trust policy: key %s: id \"%s\" does not match its public key "
@@ -483,7 +483,7 @@ static struct sk_trust_key *insert_key(struct sk_trust *t, const char *name,
 	memset(&nk[at], 0, sizeof(nk[at]));
 	nk[at].name = xstrdup(name);
 	memcpy(nk[at].pub, pub, 32);
-	key_id_of(pub, nk[at].id);
+	sk_trust_key_id(pub, nk[at].id);
 	t->keys = nk;
 	t->nkeys++;
 	return &nk[at];
@@ -493,7 +493,7 @@ struct sk_trust *sk_trust_new_initial(const char *keyid, const char *name,
 				      const unsigned char pub[32])
 {
 	char id[SK_KEYID_HEXSZ + 1];
-	key_id_of(pub, id);
+	sk_trust_key_id(pub, id);
 	/* A key id that does not belong to pub would make the policy lie. */
 	if (!name || !key_name_ok(name) || (keyid && strcmp(keyid, id) != 0))
 		return NULL;

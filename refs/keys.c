@@ -9,6 +9,7 @@
  * DOMAIN "\0" MESSAGE, so a signature made for one kind of document can
  * never be replayed as another.
  */
+#include "objects/trust.h"
 #include "refs/keys.h"
 
 #include <dirent.h>
@@ -75,9 +76,7 @@ char *sk_key_dir(void)
 
 void sk_key_id_of(const unsigned char pub[32], char out[SK_KEYID_HEXSZ + 1])
 {
-	unsigned char h[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256(h, pub, 32);
-	sodium_bin2hex(out, SK_KEYID_HEXSZ + 1, h, SK_KEYID_HEXSZ / 2);
+	sk_trust_key_id(pub, out);
 }
 
 /* Exactly 64 lowercase hex digits into 32 bytes. */

@@ -5,6 +5,12 @@
  * object store (sk_odb_read, the local path); both must agree. Accepted
  * objects re-encode and decode to the same payload. The blob cap is
  * lowered so a decompression bomb shows up as a crash or an OOM here.
+ *
+ * Input: a zstd frame as stored (first byte even, as the zstd magic's
+ * 0x28 is), or, when the first byte is odd, the decompressed bytes
+ * ("<type> <len>\0" + payload) after it, which this target compresses
+ * itself (bit 1: with content size) so mutations reach the header and
+ * JSON checks instead of dying at the frame checksum.
  */
 #include <fcntl.h>
 #include <ftw.h>
@@ -14,6 +20,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <zstd.h>
 
 #include "common/fs.h"
 #include "objects/odb.h"
@@ -118,12 +126,43 @@ static void reencode(enum sk_otype t, const unsigned char *p, size_t len, const 
 	free(z);
 }
 
+/* Compresses raw "<type> <len>\0" + payload into one frame; free() it. */
+static uint8_t *compress_raw(const uint8_t *raw, size_t len, int csize, size_t *zlen)
+{
+	size_t cap = ZSTD_compressBound(len);
+	uint8_t *z = malloc(cap);
+	ZSTD_CCtx *c = ZSTD_createCCtx();
+	if (!z || !c)
+		abort();
+	ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, csize);
+	ZSTD_outBuffer o = { z, cap, 0 };
+	ZSTD_inBuffer in = { raw, len, 0 };
+	if (ZSTD_compressStream2(c, &o, &in, ZSTD_e_end) != 0)
+		abort();
+	ZSTD_freeCCtx(c);
+	*zlen = o.pos;
+	return z;
+}
+
+static int one_input(const uint8_t *data, size_t size);
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!odb)
 		init();
 	if (size > (1 << 20))
 		return 0;
+	if (size == 0 || !(data[0] & 1))
+		return one_input(data, size);
+	size_t zlen;
+	uint8_t *z = compress_raw(data + 1, size - 1, (data[0] & 2) != 0, &zlen);
+	one_input(z, zlen);
+	free(z);
+	return 0;
+}
+
+static int one_input(const uint8_t *data, size_t size)
+{
 	struct sk_err err;
 	enum sk_otype t = SK_OBJ_NONE;
 	unsigned char *p = NULL;

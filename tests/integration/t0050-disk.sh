@@ -258,7 +258,7 @@ fault_loop() {
 			if [ $cmd != hash ] && { ! jq -r '.error.message + " " + .error.hint' "$TRASH/out" |
 				grep -Eq "updated|committed" ||
 				jq -r .error.hint "$TRASH/out" | grep -q "nothing was changed"; }; then
-				echo "$cmd $spec: the change happened but the error does not say so:" >&2
+				echo "$cmd $spec: the change happened, but the error does not say so or its hint says nothing was changed:" >&2
 				cat "$TRASH/out" >&2
 				return 1
 			fi

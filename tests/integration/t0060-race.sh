@@ -23,14 +23,28 @@ test_expect_success 'setup: three objects and a fresh ref (seq 1)' '
 '
 mapfile -t OIDS <"$TRASH/oids"
 
+test_expect_success 'setup: time one read-and-update cycle (on another ref)' '
+	cd repo &&
+	skiff update-ref refs/services/warmup ${OIDS[0]} --create >/dev/null &&
+	start=$(date +%s%N) &&
+	for i in 1 2 3 4 5 6; do
+		cur=$(skiff rev-parse refs/services/warmup) &&
+		skiff update-ref refs/services/warmup ${OIDS[$((i % 3))]} --old $cur >/dev/null
+	done &&
+	echo $((($(date +%s%N) - start) / 6000000 + 1)) >"$TRASH/unit_ms"
+'
+UNIT_MS=$(cat "$TRASH/unit_ms" 2>/dev/null || echo 10)
+
 # racer ID: PER_RACER successful CAS updates of REF, each from the oid it
 # just read to the next of the three objects. Writes its retry count to
 # racer.ID.retries; exits 1 with the reason on any unexpected result.
-# After a lost race it backs off for a random few milliseconds (a read
-# that times out on a fifo nobody writes: a sleep without a process), so
-# eight busy losers do not starve the winner of the two CPUs.
+# After a lost race it backs off for a random time, exponential in the
+# number of races it lost in a row and scaled by how long one update takes
+# on this build (a sanitizer build is several times slower), so eight busy
+# losers do not starve the winner of the CPUs. The sleep is a read timing
+# out on a fifo nobody writes: no process per sleep.
 racer() {
-	local id=$1 done=0 retries=0 streak=0 cur new rc i fd
+	local id=$1 done=0 retries=0 streak=0 cur new rc i fd delay
 	cd "$TRASH/repo" || exit 1
 	mkfifo "$TRASH/racer.$id.fifo" && exec {fd}<>"$TRASH/racer.$id.fifo" || exit 1
 	while [ $done -lt $PER_RACER ]; do
@@ -52,7 +66,8 @@ racer() {
 				exit 1
 			fi
 			retries=$((retries + 1)) streak=$((streak < 6 ? streak + 1 : 6))
-			read -r -t "0.$(printf %03d $((RANDOM % (2 << streak))))" -u $fd || true ;;
+			delay=$((RANDOM % (UNIT_MS * (1 << streak) / 2 + 1)))
+			read -r -t "$((delay / 1000)).$(printf %03d $((delay % 1000)))" -u $fd || true ;;
 		*)
 			echo "racer $id: update-ref exited $rc:" >&2
 			cat "$TRASH/racer.$id.out" "$TRASH/racer.$id.err" >&2
@@ -78,7 +93,7 @@ test_expect_success "$RACERS racers, $PER_RACER successful updates each" '
 	test $failed -eq 0 &&
 	retries=$(cat "$TRASH"/racer.*.retries | awk "{ s += \$1 } END { print s }") &&
 	wall=$(awk "BEGIN { printf \"%.1f\", $end - $start }") &&
-	echo "# $RACERS racers x $PER_RACER updates: $wall s wall, $retries retries (cas_conflict or locked)" >"$TRASH/timing"
+	echo "# $RACERS racers x $PER_RACER updates: $wall s wall, $retries retries (cas_conflict or locked); one update ~${UNIT_MS} ms" >"$TRASH/timing"
 '
 cat "$TRASH/timing" 2>/dev/null
 

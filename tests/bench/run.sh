@@ -1,0 +1,168 @@
+#!/bin/bash
+# Benchmarks skiff against anchors measured side by side in the same run
+# (hyperfine medians), prints a table and writes tests/bench/out/results.json.
+#   BUILD=build tests/bench/run.sh        (`make bench` does this)
+# Environment: BUILD (build directory, default build), BENCH_DIR (scratch
+# directory on the disk to measure, default $TMPDIR or /tmp), BIG_RECORDS
+# (records on the long ref, default 10000). Takes about 5 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+SKIFF=$(cd "$BUILD" 2>/dev/null && pwd)/skiff
+OUT=$PWD/tests/bench/out
+BIG_RECORDS=${BIG_RECORDS:-10000}
+[ -x "$SKIFF" ] || { echo "bench: $SKIFF not built (make)" >&2; exit 1; }
+for t in hyperfine openssl git jq; do
+	command -v $t >/dev/null || { echo "bench: $t is missing (scripts/deps.sh)" >&2; exit 1; }
+done
+mkdir -p "$OUT"
+W=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/skiff-bench.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+export HOME=$W/home XDG_CONFIG_HOME=$W/home/.config
+unset SKIFF_DIR SKIFF_FORMAT SKIFF_IDENTITY SKIFF_FAULT SKIFF_MAX_OBJECT_BYTES
+mkdir -p "$HOME"
+LOG=$OUT/hyperfine.log
+: >"$LOG"
+ROWS=$W/rows.jsonl
+: >"$ROWS"
+
+sk() { "$SKIFF" "$@"; }
+note() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
+
+# bench NAME TARGET HYPERFINE-ARGS... -- SKIFF-CMD ANCHOR-CMD
+# Runs both commands in one hyperfine run and records the medians and
+# their ratio (skiff / anchor). TARGET "-" marks an informational row.
+bench() {
+	local name=$1 target=$2 json
+	shift 2
+	local opts=()
+	while [ "$1" != -- ]; do opts+=("$1"); shift; done
+	shift
+	json=$W/hf.$(wc -l <"$ROWS").json
+	note "$name"
+	echo "=== $name" >>"$LOG"
+	hyperfine --style basic "${opts[@]}" --export-json "$json" -n skiff "$1" -n anchor "$2" \
+		>>"$LOG" 2>&1 || { echo "bench: hyperfine failed, see $LOG" >&2; exit 1; }
+	jq -c --arg name "$name" --arg target "$target" --arg skiff "$1" --arg anchor "$2" '
+		.results as $r | ($r[0].median / $r[1].median) as $ratio |
+		{name: $name, skiff_cmd: $skiff, anchor_cmd: $anchor,
+		 skiff_median_s: $r[0].median, anchor_median_s: $r[1].median,
+		 skiff_stddev_s: $r[0].stddev, anchor_stddev_s: $r[1].stddev,
+		 runs: ($r[0].times | length), ratio: $ratio,
+		 target: (if $target == "-" then null else ($target | tonumber) end),
+		 result: (if $target == "-" then "info"
+			  elif $ratio <= ($target | tonumber) then "pass" else "miss" end)}' \
+		"$json" >>"$ROWS"
+}
+
+sk keygen bench >/dev/null
+
+# --- 1. hash-object -w of 256 MiB vs openssl dgst -sha256 -----------------
+note "making 256 MiB input files"
+head -c 268435456 /dev/urandom >"$W/random.bin"
+# base64 text: compressible to about 3/4, like logs or JSON dumps.
+# (head closes the pipe early on purpose: no pipefail here.)
+(set +o pipefail; head -c 201326592 /dev/urandom | base64 -w 76 | head -c 268435456 >"$W/text.bin")
+[ "$(stat -c %s "$W/text.bin")" -eq 268435456 ]
+sk init "$W/hrepo" >/dev/null
+for f in random text; do
+	oid=$(sk hash-object "$W/$f.bin")
+	obj=$W/hrepo/.skiff/objects/${oid:0:2}/${oid:2}
+	# The object is removed before every run, or the write would be
+	# skipped as already present.
+	bench "hash-object -w 256 MiB $f" 1.3 --warmup 1 --runs 5 --prepare "rm -f $obj" -- \
+		"$SKIFF -C $W/hrepo hash-object -w $W/$f.bin" "openssl dgst -sha256 $W/$f.bin"
+done
+bench "hash-object (no -w) 256 MiB random" - -N --warmup 1 --runs 5 -- \
+	"$SKIFF hash-object $W/random.bin" "openssl dgst -sha256 $W/random.bin"
+rm -rf "$W/random.bin" "$W/text.bin" "$W/hrepo"
+
+# --- 2. 1,000 sequential signed update-ref vs git update-ref --------------
+note "setting up update-ref repositories"
+sk init "$W/urepo" >/dev/null
+printf 'a\n' >"$W/a"
+printf 'b\n' >"$W/b"
+A=$(sk -C "$W/urepo" hash-object -w "$W/a")
+B=$(sk -C "$W/urepo" hash-object -w "$W/b")
+sk -C "$W/urepo" update-ref refs/services/bench "$A" --create >/dev/null
+git init -q "$W/grepo"
+GT=$(git -C "$W/grepo" hash-object -t tree -w /dev/null)
+GA=$(git -C "$W/grepo" -c user.name=b -c user.email=b@x commit-tree -m a "$GT")
+GB=$(git -C "$W/grepo" -c user.name=b -c user.email=b@x commit-tree -m b "$GT")
+git -C "$W/grepo" update-ref refs/heads/bench "$GA"
+# Each loop makes 1,000 updates A->B->A..., so it ends where it started.
+cat >"$W/skiff-loop" <<EOF
+for ((i = 0; i < 500; i++)); do
+	"$SKIFF" -C "$W/urepo" update-ref refs/services/bench $B --old $A >/dev/null || exit 1
+	"$SKIFF" -C "$W/urepo" update-ref refs/services/bench $A --old $B >/dev/null || exit 1
+done
+EOF
+make_git_loop() { # make_git_loop FILE GIT-OPTIONS
+	cat >"$1" <<EOF
+for ((i = 0; i < 500; i++)); do
+	git -C "$W/grepo" $2 update-ref refs/heads/bench $GB $GA || exit 1
+	git -C "$W/grepo" $2 update-ref refs/heads/bench $GA $GB || exit 1
+done
+EOF
+}
+make_git_loop "$W/git-loop" ""
+# git does not fsync refs by default (core.fsync leaves out "reference");
+# skiff always does. This row shows git paying for the same durability.
+make_git_loop "$W/git-fsync-loop" "-c core.fsync=reference"
+bench "1000 x update-ref --old (signed)" 1.2 --warmup 1 --runs 3 -- \
+	"bash $W/skiff-loop" "bash $W/git-loop"
+bench "1000 x update-ref vs git core.fsync=reference" - --warmup 1 --runs 3 -- \
+	"bash $W/skiff-loop" "bash $W/git-fsync-loop"
+
+# --- 3. cat-object -p of a small object vs git cat-file -p ---------------
+GBLOB=$(git -C "$W/grepo" hash-object -w "$W/a")
+bench "cat-object -p small object" 1.0 -N --warmup 50 --runs 500 -- \
+	"$SKIFF -C $W/urepo cat-object -p $A" "git -C $W/grepo cat-file -p $GBLOB"
+bench "process start-up: --version" - -N --warmup 50 --runs 500 -- \
+	"$SKIFF --version" "git --version"
+
+# --- 4. rev-parse and verify-ref: 10 records vs BIG_RECORDS --------------
+note "building a ref with $BIG_RECORDS records (a loop of update-ref calls)"
+sk init "$W/vrepo" >/dev/null
+VA=$(sk -C "$W/vrepo" hash-object -w "$W/a")
+VB=$(sk -C "$W/vrepo" hash-object -w "$W/b")
+grow() { # grow REF N: N records, alternating A and B
+	local ref=$1 n=$2 i cur=$VA nxt
+	sk -C "$W/vrepo" update-ref "$ref" "$VA" --create >/dev/null
+	for ((i = 1; i < n; i++)); do
+		[ "$cur" = "$VA" ] && nxt=$VB || nxt=$VA
+		sk -C "$W/vrepo" update-ref "$ref" "$nxt" --old "$cur" >/dev/null
+		cur=$nxt
+	done
+}
+grow refs/services/short 10
+grow refs/services/long "$BIG_RECORDS"
+[ "$(sk -C "$W/vrepo" --format=json verify-ref refs/services/long | jq .seq)" -eq "$BIG_RECORDS" ]
+bench "rev-parse: $BIG_RECORDS records vs 10" 1.1 -N --warmup 20 --runs 300 -- \
+	"$SKIFF -C $W/vrepo rev-parse refs/services/long" "$SKIFF -C $W/vrepo rev-parse refs/services/short"
+bench "verify-ref: $BIG_RECORDS records vs 10" 1.1 -N --warmup 20 --runs 300 -- \
+	"$SKIFF -C $W/vrepo verify-ref refs/services/long" "$SKIFF -C $W/vrepo verify-ref refs/services/short"
+bench "verify-ref --chain: $BIG_RECORDS records vs 10" - -N --warmup 1 --runs 3 -- \
+	"$SKIFF -C $W/vrepo verify-ref --chain refs/services/long" \
+	"$SKIFF -C $W/vrepo verify-ref --chain refs/services/short"
+
+# --- report ------------------------------------------------------------------
+jq -s --arg date "$(date -u +%FT%TZ)" --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
+	--arg nproc "$(nproc)" --arg mem "$(free -h | awk '/^Mem:/ { print $2 }')" \
+	--arg fs "$(findmnt -n -o SOURCE,FSTYPE -T "$W" | tr -s ' ')" \
+	--arg skiff "$("$SKIFF" --version 2>/dev/null | head -1)" --arg git "$(git --version)" \
+	--arg openssl "$(openssl version)" --arg hyperfine "$(hyperfine --version)" \
+	'{date: $date, machine: {cpu: $cpu, nproc: ($nproc | tonumber), memory: $mem, filesystem: $fs},
+	  versions: {skiff: $skiff, git: $git, openssl: $openssl, hyperfine: $hyperfine},
+	  benchmarks: .}' "$ROWS" >"$OUT/results.json"
+
+fmt() { awk -v s="$1" 'BEGIN { if (s < 1) printf "%.2f ms", s * 1000; else printf "%.3f s", s }'; }
+printf '\n%-48s %12s %12s %7s %7s  %s\n' benchmark "skiff" "anchor" ratio target result
+while IFS= read -r row; do
+	printf '%-48s %12s %12s %7.2f %7s  %s\n' "$(jq -r .name <<<"$row")" \
+		"$(fmt "$(jq -r .skiff_median_s <<<"$row")")" "$(fmt "$(jq -r .anchor_median_s <<<"$row")")" \
+		"$(jq -r .ratio <<<"$row")" "$(jq -r '.target // "-"' <<<"$row")" "$(jq -r .result <<<"$row")"
+done <"$ROWS"
+echo
+echo "anchors: openssl dgst -sha256; bash loop of git update-ref; git cat-file -p; the same skiff"
+echo "command on a 10-record ref. Medians; details in $OUT/results.json and $LOG."
