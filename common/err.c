@@ -99,7 +99,7 @@ int sk_err_errno(struct sk_err *err, int errnum, const char *what, const char *p
 	case ENOSPC:
 	case EDQUOT:
 		code = SK_ENOSPC;
-		hint = "free disk space and retry; nothing was changed";
+		hint = "free disk space, then retry";
 		break;
 	case EROFS:
 	case EACCES:

@@ -360,8 +360,14 @@ static int commit_one(struct txn_item *it, struct sk_err *err)
 	}
 	it->locked = 0;
 	int rc = sk_fs_fsync_parent(it->path, err);
-	if (rc < 0)
+	if (rc < 0) {
 		sk_err_wrap(err, "ref %s was updated but may not be durable", it->up->ref);
+		if (err)
+			snprintf(err->hint, sizeof(err->hint),
+				 "the ref moved; once the disk is healthy, check it with: skiff "
+				 "verify-ref %s",
+				 it->up->ref);
+	}
 	return rc;
 }
 

@@ -5,7 +5,7 @@
 set -eu
 
 PKGS="pkg-config libsodium-dev libssl-dev libjansson-dev libzstd-dev libcurl4-openssl-dev
-libgit2-dev libcmocka-dev libexpat1-dev jq git openssl zstd hyperfine clang groff-base"
+libgit2-dev libcmocka-dev libexpat1-dev jq git openssl zstd hyperfine clang groff-base time"
 PCS="libsodium openssl jansson libzstd libcurl libgit2 cmocka expat"
 TOOLS="jq git openssl zstd pkg-config groff"
 
@@ -13,6 +13,7 @@ present() {
 	command -v pkg-config >/dev/null 2>&1 || return 1
 	pkg-config --exists $PCS || return 1
 	for t in $TOOLS; do command -v "$t" >/dev/null 2>&1 || return 1; done
+	[ -x /usr/bin/time ] || return 1
 	return 0
 }
 

@@ -117,9 +117,11 @@ test_expect_success 'a decompression bomb hits the cap (exit 4) without eating m
 	head -c 64 /dev/zero >small && oid=$(skiff hash-object -w small) &&
 	p=.skiff/objects/${oid:0:2}/${oid:2} && chmod u+w $p &&
 	{ printf "blob 64\0"; head -c 200000000 /dev/zero; } | zstd -q -19 --no-check -c >$p &&
-	ulimit -v 400000 &&
-	expect_exit 4 skiff --format=json cat-object -p $oid &&
-	json_is .error.code too_large
+	expect_exit 4 /usr/bin/time -o "$TRASH/rss" -f %M "$SKIFF_BIN" --format=json cat-object -p $oid &&
+	json_is .error.code too_large &&
+	rss_kb=$(tail -1 "$TRASH/rss") &&
+	echo "peak RSS ${rss_kb} KiB" &&
+	test "$rss_kb" -lt 150000
 '
 
 test_expect_success 'SKIFF_MAX_OBJECT_BYTES lowers the blob cap' '
