@@ -4,8 +4,12 @@
  * written once. Hex is lowercase only: an uppercase id is rejected rather
  * than folded, so one object has exactly one printed name.
  *
- * OpenSSL's EVP interface is used (it picks SHA-NI or AVX2 code at run
- * time). Allocation failure inside OpenSSL aborts: a hasher that silently
+ * Two SHA-256 implementations, one result: inputs of at least
+ * SHA256_LARGE bytes go through OpenSSL's EVP interface (it picks SHA-NI or
+ * AVX2 code at run time, several times faster on big artifacts), smaller
+ * ones through libsodium, because OpenSSL's first digest loads its
+ * providers and configuration, which costs more than a small object's whole
+ * read. Allocation failure inside OpenSSL aborts: a hasher that silently
  * produced a wrong id would be worse than a crash.
  */
 #include "objects/oid.h"
@@ -13,6 +17,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,8 +152,11 @@ size_t sk_oid_header(char *buf, enum sk_otype t, uint64_t len)
 	return (size_t)n + 1;
 }
 
+#define SHA256_LARGE (1u << 20)
+
 struct sk_hasher {
-	EVP_MD_CTX *ctx;
+	EVP_MD_CTX *ctx; /* large inputs; NULL when small is used */
+	crypto_hash_sha256_state small;
 	uint64_t want, seen;
 };
 
@@ -160,35 +168,50 @@ static EVP_MD_CTX *sha256_ctx(void)
 	return ctx;
 }
 
-static void sha256_update(EVP_MD_CTX *ctx, const void *data, size_t len)
+static struct sk_hasher *hasher_for(uint64_t len)
 {
-	if (len && EVP_DigestUpdate(ctx, data, len) != 1)
+	struct sk_hasher *h = calloc(1, sizeof(*h));
+	if (!h)
+		abort();
+	if (len >= SHA256_LARGE)
+		h->ctx = sha256_ctx();
+	else
+		crypto_hash_sha256_init(&h->small);
+	h->want = len;
+	return h;
+}
+
+static void hasher_update(struct sk_hasher *h, const void *data, size_t len)
+{
+	if (len == 0)
+		return;
+	if (!h->ctx)
+		crypto_hash_sha256_update(&h->small, data, len);
+	else if (EVP_DigestUpdate(h->ctx, data, len) != 1)
 		abort();
 }
 
-static void sha256_final(EVP_MD_CTX *ctx, unsigned char out[32])
+static void hasher_final(struct sk_hasher *h, unsigned char out[32])
 {
 	unsigned int n = 0;
-	if (EVP_DigestFinal_ex(ctx, out, &n) != 1 || n != 32)
+	if (!h->ctx)
+		crypto_hash_sha256_final(&h->small, out);
+	else if (EVP_DigestFinal_ex(h->ctx, out, &n) != 1 || n != 32)
 		abort();
 }
 
 struct sk_hasher *sk_hasher_new(enum sk_otype t, uint64_t len)
 {
-	struct sk_hasher *h = calloc(1, sizeof(*h));
-	if (!h)
-		abort();
-	h->ctx = sha256_ctx();
-	h->want = len;
+	struct sk_hasher *h = hasher_for(len);
 	char hdr[32];
-	sha256_update(h->ctx, hdr, sk_oid_header(hdr, t, len));
+	hasher_update(h, hdr, sk_oid_header(hdr, t, len));
 	return h;
 }
 
 void sk_hasher_update(struct sk_hasher *h, const void *data, size_t len)
 {
 	h->seen += len;
-	sha256_update(h->ctx, data, len);
+	hasher_update(h, data, len);
 }
 
 void sk_hasher_final(struct sk_hasher *h, struct sk_oid *out)
@@ -196,7 +219,7 @@ void sk_hasher_final(struct sk_hasher *h, struct sk_oid *out)
 	/* The header already committed to want bytes; any other count is a
 	 * caller bug that would name the object wrongly. */
 	assert(h->seen == h->want);
-	sha256_final(h->ctx, out->id);
+	hasher_final(h, out->id);
 }
 
 void sk_hasher_free(struct sk_hasher *h)
@@ -217,8 +240,8 @@ void sk_oid_hash(struct sk_oid *out, enum sk_otype t, const void *payload, size_
 
 void sk_sha256(const void *data, size_t len, unsigned char out[32])
 {
-	EVP_MD_CTX *ctx = sha256_ctx();
-	sha256_update(ctx, data, len);
-	sha256_final(ctx, out);
-	EVP_MD_CTX_free(ctx);
+	struct sk_hasher *h = hasher_for(len);
+	hasher_update(h, data, len);
+	hasher_final(h, out);
+	sk_hasher_free(h);
 }

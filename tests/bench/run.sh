@@ -29,9 +29,25 @@ ROWS=$W/rows.jsonl
 sk() { "$SKIFF" "$@"; }
 note() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 
-# bench NAME TARGET HYPERFINE-ARGS... -- SKIFF-CMD ANCHOR-CMD
-# Runs both commands in one hyperfine run and records the medians and
-# their ratio (skiff / anchor). TARGET "-" marks an informational row.
+# row JSON NAME TARGET I: a result row comparing hyperfine result 0 (skiff)
+# with result I (an anchor); TARGET "-" marks an informational row.
+row() {
+	jq -c --arg name "$2" --arg target "$3" --argjson i "$4" '
+		.results as $r | ($r[0].median / $r[$i].median) as $ratio |
+		{name: $name, skiff_cmd: $r[0].command, anchor_cmd: $r[$i].command,
+		 skiff_median_s: $r[0].median, anchor_median_s: $r[$i].median,
+		 skiff_stddev_s: $r[0].stddev, anchor_stddev_s: $r[$i].stddev,
+		 runs: ($r[0].times | length), ratio: $ratio,
+		 target: (if $target == "-" then null else ($target | tonumber) end),
+		 result: (if $target == "-" then "info"
+			  elif $ratio <= ($target | tonumber) then "pass" else "miss" end)}' \
+		"$1" >>"$ROWS"
+}
+
+# bench NAME TARGET HYPERFINE-OPTIONS... -- SKIFF-CMD ANCHOR-CMD [NAME2 ANCHOR2-CMD]
+# Runs the commands side by side in one hyperfine run and records the
+# medians and the ratio skiff / anchor (and, given, skiff / anchor2 as an
+# informational row NAME2).
 bench() {
 	local name=$1 target=$2 json
 	shift 2
@@ -41,21 +57,16 @@ bench() {
 	json=$W/hf.$(wc -l <"$ROWS").json
 	note "$name"
 	echo "=== $name" >>"$LOG"
-	hyperfine --style basic "${opts[@]}" --export-json "$json" -n skiff "$1" -n anchor "$2" \
-		>>"$LOG" 2>&1 || { echo "bench: hyperfine failed, see $LOG" >&2; exit 1; }
-	jq -c --arg name "$name" --arg target "$target" --arg skiff "$1" --arg anchor "$2" '
-		.results as $r | ($r[0].median / $r[1].median) as $ratio |
-		{name: $name, skiff_cmd: $skiff, anchor_cmd: $anchor,
-		 skiff_median_s: $r[0].median, anchor_median_s: $r[1].median,
-		 skiff_stddev_s: $r[0].stddev, anchor_stddev_s: $r[1].stddev,
-		 runs: ($r[0].times | length), ratio: $ratio,
-		 target: (if $target == "-" then null else ($target | tonumber) end),
-		 result: (if $target == "-" then "info"
-			  elif $ratio <= ($target | tonumber) then "pass" else "miss" end)}' \
-		"$json" >>"$ROWS"
+	local cmds=(-n skiff "$1" -n anchor "$2")
+	[ $# -ge 4 ] && cmds+=(-n anchor2 "$4")
+	hyperfine --style basic "${opts[@]}" --export-json "$json" "${cmds[@]}" >>"$LOG" 2>&1 ||
+		{ echo "bench: hyperfine failed, see $LOG" >&2; exit 1; }
+	row "$json" "$name" "$target" 1
+	[ $# -lt 4 ] || row "$json" "$3" - 2
 }
 
 sk keygen bench >/dev/null
+LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)
 
 # --- 1. hash-object -w of 256 MiB vs openssl dgst -sha256 -----------------
 note "making 256 MiB input files"
@@ -110,9 +121,8 @@ make_git_loop "$W/git-loop" ""
 # skiff always does. This row shows git paying for the same durability.
 make_git_loop "$W/git-fsync-loop" "-c core.fsync=reference"
 bench "1000 x update-ref --old (signed)" 1.2 --warmup 1 --runs 3 -- \
-	"bash $W/skiff-loop" "bash $W/git-loop"
-bench "1000 x update-ref vs git core.fsync=reference" - --warmup 1 --runs 3 -- \
-	"bash $W/skiff-loop" "bash $W/git-fsync-loop"
+	"bash $W/skiff-loop" "bash $W/git-loop" \
+	"1000 x update-ref vs git core.fsync=reference" "bash $W/git-fsync-loop"
 
 # --- 3. cat-object -p of a small object vs git cat-file -p ---------------
 GBLOB=$(git -C "$W/grepo" hash-object -w "$W/a")
@@ -149,10 +159,12 @@ bench "verify-ref --chain: $BIG_RECORDS records vs 10" - -N --warmup 1 --runs 3 
 # --- report ------------------------------------------------------------------
 jq -s --arg date "$(date -u +%FT%TZ)" --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
 	--arg nproc "$(nproc)" --arg mem "$(free -h | awk '/^Mem:/ { print $2 }')" \
+	--arg load "$LOAD_BEFORE / $(cut -d" " -f1-3 /proc/loadavg)" \
 	--arg fs "$(findmnt -n -o SOURCE,FSTYPE -T "$W" | tr -s ' ')" \
 	--arg skiff "$("$SKIFF" --version 2>/dev/null | head -1)" --arg git "$(git --version)" \
 	--arg openssl "$(openssl version)" --arg hyperfine "$(hyperfine --version)" \
-	'{date: $date, machine: {cpu: $cpu, nproc: ($nproc | tonumber), memory: $mem, filesystem: $fs},
+	'{date: $date, machine: {cpu: $cpu, nproc: ($nproc | tonumber), memory: $mem, filesystem: $fs,
+		   loadavg_before_after: $load},
 	  versions: {skiff: $skiff, git: $git, openssl: $openssl, hyperfine: $hyperfine},
 	  benchmarks: .}' "$ROWS" >"$OUT/results.json"
 
