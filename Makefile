@@ -83,9 +83,9 @@ $(LIBSKIFF): $(LIB_OBJS)
 $(SKIFF): $(CLI_OBJS) $(LIBSKIFF)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIBSKIFF) $(LIBS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIBSKIFF)
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/helpers.c tests/unit/helpers.h $(LIBSKIFF)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSKIFF) $(LIBS) $(CMOCKA_LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/unit/helpers.c $(LIBSKIFF) $(LIBS) $(CMOCKA_LIBS)
 
 # Fuzz targets also build as plain programs that replay their corpus, so
 # `make check` proves every seed and past crash still passes.

@@ -352,20 +352,36 @@ static int explain_mismatch(const char *in, size_t inlen, const char *canon, siz
 	return sk_err_set(err, SK_EINVAL, canon_hint, "not canonical at byte %zu", n);
 }
 
-int sk_cjson_parse(const void *buf, size_t len, json_t **out, struct sk_err *err)
+/* Parses buf and checks the tree (key order only when check_order) and
+ * the version; w receives what the walk found. *out is set on success. */
+static int load_checked(const void *buf, size_t len, int check_order, json_t **out,
+			struct walk *w, struct sk_err *err)
 {
 	json_t *v = NULL;
 	int rc = load(buf, len, &v, err);
 	if (rc)
 		return rc;
-	struct walk w;
-	rc = check_tree(v, 1, &w, err);
+	rc = check_tree(v, check_order, w, err);
 	if (!rc)
 		rc = check_version(v, err);
+	if (rc) {
+		json_decref(v);
+		return rc;
+	}
+	*out = v;
+	return 0;
+}
+
+int sk_cjson_parse(const void *buf, size_t len, json_t **out, struct sk_err *err)
+{
+	json_t *v = NULL;
+	struct walk w;
+	int rc = load_checked(buf, len, 1, &v, &w, err);
+	if (rc)
+		return rc;
 	char *canon = NULL;
 	size_t clen = 0;
-	if (!rc)
-		rc = dump_checked(v, &canon, &clen, err);
+	rc = dump_checked(v, &canon, &clen, err);
 	if (!rc && (clen != len || memcmp(canon, buf, len) != 0))
 		rc = explain_mismatch(buf, len, canon, clen, &w, err);
 	free(canon);
@@ -381,15 +397,11 @@ int sk_cjson_canonicalize(const void *buf, size_t len, char **out, size_t *outle
 			  struct sk_err *err)
 {
 	json_t *v = NULL;
-	int rc = load(buf, len, &v, err);
+	struct walk w;
+	int rc = load_checked(buf, len, 0, &v, &w, err);
 	if (rc)
 		return rc;
-	struct walk w;
-	rc = check_tree(v, 0, &w, err);
-	if (!rc)
-		rc = check_version(v, err);
-	if (!rc)
-		rc = dump_checked(v, out, outlen, err);
+	rc = dump_checked(v, out, outlen, err);
 	json_decref(v);
 	return rc;
 }

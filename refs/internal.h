@@ -28,6 +28,11 @@ char *sk_refs_file(const struct sk_repo *repo, const char *name);
 int sk_refs_read_raw(struct sk_repo *repo, const char *name, struct sk_refrecord *out,
 		     char **bytes, size_t *len, int *is_dir, struct sk_err *err);
 
+/* sk_refs_read_raw that gives the record's object id (the hash of the ref
+ * file's bytes) instead of the bytes. */
+int sk_refs_read_head(struct sk_repo *repo, const char *name, struct sk_refrecord *out,
+		      struct sk_oid *id, int *is_dir, struct sk_err *err);
+
 /* Reads a refrecord object (hash verified) and parses it. */
 int sk_refs_read_record_object(struct sk_repo *repo, const struct sk_oid *id,
 			       struct sk_refrecord *out, struct sk_err *err);

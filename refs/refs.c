@@ -146,6 +146,18 @@ int sk_refs_read_raw(struct sk_repo *repo, const char *name, struct sk_refrecord
 	return rc;
 }
 
+int sk_refs_read_head(struct sk_repo *repo, const char *name, struct sk_refrecord *out,
+		      struct sk_oid *id, int *is_dir, struct sk_err *err)
+{
+	char *bytes = NULL;
+	size_t len = 0;
+	int rc = sk_refs_read_raw(repo, name, out, &bytes, &len, is_dir, err);
+	if (rc == 0)
+		sk_oid_hash(id, SK_OBJ_REFRECORD, bytes, len);
+	free(bytes);
+	return rc;
+}
+
 int sk_refs_read(struct sk_repo *repo, const char *name, struct sk_refrecord *out,
 		 struct sk_err *err)
 {

@@ -32,12 +32,20 @@ static int check_args(const char *remote, const char *ref, struct sk_err *err)
 	return sk_ref_name_check(ref, err);
 }
 
-static char *remote_dir(struct sk_repo *repo, const char *remote)
+/* Checks remote and ref; *dir receives the remote's directory and *path
+ * ref's file in it (both malloc'd, NULL on error). */
+static int seen_paths(struct sk_repo *repo, const char *remote, const char *ref, char **dir,
+		      char **path, struct sk_err *err)
 {
+	*dir = *path = NULL;
+	int rc = check_args(remote, ref, err);
+	if (rc < 0)
+		return rc;
 	char *seen = sk_path_join(repo->path, "seen");
-	char *dir = sk_path_join(seen, remote);
+	*dir = sk_path_join(seen, remote);
 	free(seen);
-	return dir;
+	*path = sk_path_join(*dir, ref);
+	return 0;
 }
 
 static int parse_seq(const char *s, const char *path, uint64_t *out, struct sk_err *err)
@@ -71,12 +79,10 @@ int sk_refs_seen_get(struct sk_repo *repo, const char *remote, const char *ref, 
 		     struct sk_err *err)
 {
 	*seq = 0;
-	int rc = check_args(remote, ref, err);
-	if (rc < 0)
-		return rc;
-	char *dir = remote_dir(repo, remote);
-	char *path = sk_path_join(dir, ref);
-	rc = read_seen(path, seq, err);
+	char *dir, *path;
+	int rc = seen_paths(repo, remote, ref, &dir, &path, err);
+	if (rc == 0)
+		rc = read_seen(path, seq, err);
 	free(path);
 	free(dir);
 	return rc;
@@ -109,11 +115,10 @@ static int note_locked(const char *path, const char *remote, const char *ref, ui
 int sk_refs_seen_note(struct sk_repo *repo, const char *remote, const char *ref, uint64_t seq,
 		      struct sk_err *err)
 {
-	int rc = check_args(remote, ref, err);
+	char *dir, *path;
+	int rc = seen_paths(repo, remote, ref, &dir, &path, err);
 	if (rc < 0)
 		return rc;
-	char *dir = remote_dir(repo, remote);
-	char *path = sk_path_join(dir, ref);
 	rc = sk_fs_mkdirs(dir, 0, err);
 	int fd = rc == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (rc == 0 && fd < 0)

@@ -138,6 +138,17 @@ static int check_roles(const struct sk_trust *policy, const struct sk_key *key,
 
 /* --- locking ---------------------------------------------------------- */
 
+/* The lock file of the ref file path (malloc'd). */
+static char *lock_path(const char *path)
+{
+	size_t len = strlen(path) + sizeof(".lock");
+	char *lock = malloc(len);
+	if (!lock)
+		abort();
+	snprintf(lock, len, "%s.lock", path);
+	return lock;
+}
+
 /* The first proper prefix of name that is a ref file, or NULL (malloc'd). */
 static char *file_prefix(struct sk_repo *repo, const char *name)
 {
@@ -236,10 +247,8 @@ static int check_expect(const struct sk_ref_update *up, const struct sk_refrecor
 static int read_current(struct sk_repo *repo, const struct txn_item *it, struct sk_refrecord *cur,
 			struct sk_oid *cur_id, int *have, struct sk_err *err)
 {
-	char *bytes = NULL;
-	size_t len = 0;
 	int is_dir = 0;
-	int rc = sk_refs_read_raw(repo, it->up->ref, cur, &bytes, &len, &is_dir, err);
+	int rc = sk_refs_read_head(repo, it->up->ref, cur, cur_id, &is_dir, err);
 	*have = rc == 0;
 	if (rc == SK_ENOTFOUND && is_dir)
 		return sk_err_set(err, SK_ECONFLICT, "choose a ref name that is not a prefix of others",
@@ -247,9 +256,6 @@ static int read_current(struct sk_repo *repo, const struct txn_item *it, struct 
 				  it->up->ref);
 	if (rc == SK_ENOTFOUND)
 		return 0;
-	if (rc == 0)
-		sk_oid_hash(cur_id, SK_OBJ_REFRECORD, bytes, len);
-	free(bytes);
 	return rc;
 }
 
@@ -316,12 +322,12 @@ static int check_policy_current(const struct txn_item *it, const struct sk_oid *
 			  "%s changed while this update was being prepared", SK_REFS_TRUST_REF);
 }
 
-static int prepare_item(struct sk_repo *repo, const struct sk_key *key,
-			const struct sk_oid *policy_oid, struct txn_item *it, struct sk_err *err)
+/* Reads the current record, checks it against the caller's expectation
+ * and the policy, and builds the new record, unsigned. Under the lock this
+ * is the compare of the compare-and-swap; without it, a plan. */
+static int plan_item(struct sk_repo *repo, const struct sk_key *key,
+		     const struct sk_oid *policy_oid, struct txn_item *it, struct sk_err *err)
 {
-	int fd = take_lock(repo, it, err);
-	if (fd < 0)
-		return fd;
 	struct sk_refrecord cur;
 	struct sk_oid cur_id;
 	int have = 0;
@@ -330,10 +336,20 @@ static int prepare_item(struct sk_repo *repo, const struct sk_key *key,
 		rc = check_expect(it->up, have ? &cur : NULL, err);
 	if (rc == 0)
 		rc = check_policy_current(it, policy_oid, have ? &cur : NULL, err);
-	if (rc == 0) {
+	if (rc == 0)
 		build_record(it, key, have ? &cur : NULL, &cur_id);
+	return rc;
+}
+
+static int prepare_item(struct sk_repo *repo, const struct sk_key *key,
+			const struct sk_oid *policy_oid, struct txn_item *it, struct sk_err *err)
+{
+	int fd = take_lock(repo, it, err);
+	if (fd < 0)
+		return fd;
+	int rc = plan_item(repo, key, policy_oid, it, err);
+	if (rc == 0)
 		rc = sign_record(&it->rec, key, err);
-	}
 	if (rc == 0)
 		rc = write_record(repo, it, fd, err);
 	if (close(fd) < 0 && rc == 0)
@@ -508,11 +524,7 @@ static struct txn_item *make_items(struct sk_repo *repo, const struct sk_ref_upd
 		items[i].up = &ups[i];
 		items[i].index = i;
 		items[i].path = sk_refs_file(repo, ups[i].ref);
-		size_t len = strlen(items[i].path) + 6;
-		items[i].lock = malloc(len);
-		if (!items[i].lock)
-			abort();
-		snprintf(items[i].lock, len, "%s.lock", items[i].path);
+		items[i].lock = lock_path(items[i].path);
 	}
 	qsort(items, n, sizeof(*items), cmp_items);
 	return items;
@@ -527,6 +539,27 @@ static void free_items(struct txn_item *items, size_t n)
 	free(items);
 }
 
+/* Everything checked before any lock: names, roles and targets. */
+static int check_updates(struct sk_repo *repo, const struct sk_trust *policy,
+			 const struct sk_key *key, const struct sk_ref_update *ups, size_t n,
+			 struct sk_err *err)
+{
+	int rc = validate(ups, n, err);
+	if (rc == 0)
+		rc = check_roles(policy, key, ups, n, err);
+	if (rc == 0)
+		rc = check_targets(repo, ups, n, err);
+	return rc;
+}
+
+/* Hands the records back in the caller's order. */
+static void give_records(const struct txn_item *items, size_t n, struct sk_refrecord *records)
+{
+	if (records)
+		for (size_t i = 0; i < n; i++)
+			records[items[i].index] = items[i].rec;
+}
+
 int sk_refs_update_with(struct sk_repo *repo, const struct sk_key *key,
 			const struct sk_trust *policy, const struct sk_oid *policy_oid,
 			const struct sk_ref_update *ups, size_t n, struct sk_refrecord *records,
@@ -534,11 +567,7 @@ int sk_refs_update_with(struct sk_repo *repo, const struct sk_key *key,
 {
 	if (n == 0)
 		return 0;
-	int rc = validate(ups, n, err);
-	if (rc == 0)
-		rc = check_roles(policy, key, ups, n, err);
-	if (rc == 0)
-		rc = check_targets(repo, ups, n, err);
+	int rc = check_updates(repo, policy, key, ups, n, err);
 	if (rc < 0)
 		return rc;
 	struct txn_item *items = make_items(repo, ups, n);
@@ -550,39 +579,41 @@ int sk_refs_update_with(struct sk_repo *repo, const struct sk_key *key,
 		rc = commit_one(&items[0], err);
 	else
 		rc = commit_many(repo, items, n, err);
-	if (rc == 0 && records)
-		for (size_t i = 0; i < n; i++)
-			records[items[i].index] = items[i].rec;
+	if (rc == 0)
+		give_records(items, n, records);
 	free_items(items, n);
 	return rc;
 }
 
-/* Everything sk_refs_update checks, without a lock or a write: the records
- * it would write (unsigned, with the time of the check). A later update may
- * still lose a race; the plan says what holds now. */
-static int plan_items(struct sk_repo *repo, const struct sk_key *key,
-		      const struct sk_oid *policy_oid, struct txn_item *items, size_t n,
-		      struct sk_err *err)
+/* Everything sk_refs_update_with checks, without a lock or a write: the
+ * records it would write (unsigned, with the time of the check). A later
+ * update may still lose a race; the plan says what holds now. */
+static int plan_with(struct sk_repo *repo, const struct sk_key *key,
+		     const struct sk_trust *policy, const struct sk_oid *policy_oid,
+		     const struct sk_ref_update *ups, size_t n, struct sk_refrecord *records,
+		     struct sk_err *err)
 {
-	int rc = 0;
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		struct sk_refrecord cur;
-		struct sk_oid cur_id;
-		int have = 0;
-		rc = read_current(repo, &items[i], &cur, &cur_id, &have, err);
-		if (rc == 0)
-			rc = check_expect(items[i].up, have ? &cur : NULL, err);
-		if (rc == 0)
-			rc = check_policy_current(&items[i], policy_oid, have ? &cur : NULL, err);
-		if (rc == 0)
-			build_record(&items[i], key, have ? &cur : NULL, &cur_id);
-	}
+	int rc = check_updates(repo, policy, key, ups, n, err);
+	if (rc < 0)
+		return rc;
+	struct txn_item *items = make_items(repo, ups, n);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = plan_item(repo, key, policy_oid, &items[i], err);
+	if (rc == 0)
+		give_records(items, n, records);
+	free_items(items, n);
 	return rc;
 }
 
-int sk_refs_update_plan(struct sk_repo *repo, const struct sk_key *key,
-			const struct sk_ref_update *ups, size_t n, struct sk_refrecord *records,
-			struct sk_err *err)
+typedef int (*with_policy_fn)(struct sk_repo *, const struct sk_key *, const struct sk_trust *,
+			      const struct sk_oid *, const struct sk_ref_update *, size_t,
+			      struct sk_refrecord *, struct sk_err *);
+
+/* Runs fn under the policy in force. The names are checked before the
+ * policy is read, so a bad name is reported as such, first. */
+static int with_current_policy(with_policy_fn fn, struct sk_repo *repo,
+			       const struct sk_key *key, const struct sk_ref_update *ups, size_t n,
+			       struct sk_refrecord *records, struct sk_err *err)
 {
 	if (n == 0)
 		return 0;
@@ -591,39 +622,25 @@ int sk_refs_update_plan(struct sk_repo *repo, const struct sk_key *key,
 		return rc;
 	struct sk_trust *policy = NULL;
 	struct sk_oid policy_oid;
-	if ((rc = sk_refs_load_trust_at(repo, &policy, &policy_oid, err)) < 0)
-		return rc;
-	rc = check_roles(policy, key, ups, n, err);
+	rc = sk_refs_load_trust_at(repo, &policy, &policy_oid, err);
 	if (rc == 0)
-		rc = check_targets(repo, ups, n, err);
-	struct txn_item *items = make_items(repo, ups, n);
-	if (rc == 0)
-		rc = plan_items(repo, key, &policy_oid, items, n, err);
-	if (rc == 0 && records)
-		for (size_t i = 0; i < n; i++)
-			records[items[i].index] = items[i].rec;
-	free_items(items, n);
+		rc = fn(repo, key, policy, &policy_oid, ups, n, records, err);
 	sk_trust_free(policy);
 	return rc;
+}
+
+int sk_refs_update_plan(struct sk_repo *repo, const struct sk_key *key,
+			const struct sk_ref_update *ups, size_t n, struct sk_refrecord *records,
+			struct sk_err *err)
+{
+	return with_current_policy(plan_with, repo, key, ups, n, records, err);
 }
 
 int sk_refs_update(struct sk_repo *repo, const struct sk_key *key,
 		   const struct sk_ref_update *ups, size_t n, struct sk_refrecord *records,
 		   struct sk_err *err)
 {
-	if (n == 0)
-		return 0;
-	int rc = validate(ups, n, err); /* a bad name is reported as such, first */
-	if (rc < 0)
-		return rc;
-	struct sk_trust *policy = NULL;
-	struct sk_oid policy_oid;
-	rc = sk_refs_load_trust_at(repo, &policy, &policy_oid, err);
-	if (rc < 0)
-		return rc;
-	rc = sk_refs_update_with(repo, key, policy, &policy_oid, ups, n, records, err);
-	sk_trust_free(policy);
-	return rc;
+	return with_current_policy(sk_refs_update_with, repo, key, ups, n, records, err);
 }
 
 /* --- recovery ---------------------------------------------------------- */
@@ -634,11 +651,7 @@ static int roll_forward(struct sk_repo *repo, const char *ref, const struct sk_o
 			struct sk_err *err)
 {
 	char *path = sk_refs_file(repo, ref);
-	size_t ll = strlen(path) + 6;
-	char *lock = malloc(ll);
-	if (!lock)
-		abort();
-	snprintf(lock, ll, "%s.lock", path);
+	char *lock = lock_path(path);
 	char *bytes = NULL;
 	size_t len = 0;
 	int rc = 0;

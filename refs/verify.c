@@ -14,7 +14,6 @@
  */
 #include "refs/internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 typedef int (*walk_fn)(const struct sk_refrecord *, const struct sk_oid *, void *);
@@ -37,15 +36,11 @@ static int walk(struct sk_repo *repo, const char *name, size_t max, walk_fn fn, 
 		size_t *count, struct sk_err *err)
 {
 	struct sk_refrecord rec, older;
-	char *bytes = NULL;
-	size_t len = 0;
+	struct sk_oid id;
 	*count = 0;
-	int rc = sk_refs_read_raw(repo, name, &rec, &bytes, &len, NULL, err);
+	int rc = sk_refs_read_head(repo, name, &rec, &id, NULL, err);
 	if (rc < 0)
 		return rc;
-	struct sk_oid id;
-	sk_oid_hash(&id, SK_OBJ_REFRECORD, bytes, len);
-	free(bytes);
 	for (;;) {
 		rc = fn(&rec, &id, arg);
 		(*count)++;
@@ -117,14 +112,10 @@ static int chain_step(const struct sk_refrecord *r, const struct sk_oid *id, voi
 static int check_head_object(struct sk_repo *repo, const char *name, struct sk_err *err)
 {
 	struct sk_refrecord head, stored;
-	char *bytes = NULL;
-	size_t len = 0;
-	int rc = sk_refs_read_raw(repo, name, &head, &bytes, &len, NULL, err);
+	struct sk_oid id;
+	int rc = sk_refs_read_head(repo, name, &head, &id, NULL, err);
 	if (rc < 0)
 		return rc;
-	struct sk_oid id;
-	sk_oid_hash(&id, SK_OBJ_REFRECORD, bytes, len);
-	free(bytes);
 	return sk_refs_read_record_object(repo, &id, &stored, err);
 }
 

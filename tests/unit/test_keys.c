@@ -9,7 +9,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,27 +19,19 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "refs/keys.h"
+#include "tests/unit/helpers.h"
 
 struct fx {
 	char dir[64];
 	char *keys;
 };
 
-static int rm_entry(const char *p, const struct stat *st, int fl, struct FTW *f)
-{
-	(void)st;
-	(void)fl;
-	(void)f;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/skiff-keys-XXXXXX");
-	if (!mkdtemp(fx->dir))
+	if (th_tmpdir(fx->dir, sizeof(fx->dir), "keys") < 0)
 		return -1;
-	setenv("XDG_CONFIG_HOME", fx->dir, 1);
+	th_isolate_env(fx->dir);
 	fx->keys = sk_key_dir();
 	*state = fx;
 	return 0;
@@ -49,7 +40,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *fx = *state;
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	th_rmtree(fx->dir);
 	free(fx->keys);
 	free(fx);
 	return 0;

@@ -13,7 +13,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 #include "common/fs.h"
 #include "objects/cjson.h"
 #include "objects/odb.h"
+#include "tests/unit/helpers.h"
 
 #define HELLO_ID "8aec4e4876f854f688d0ebfc8f37598f38e5fd6903cccc850ca36591175aeb60"
 
@@ -37,27 +37,17 @@ struct fx {
 	struct sk_odb *odb;
 };
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
 static int setup(void **state)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
-	snprintf(fx->root, sizeof(fx->root), "/tmp/skiff-odb-XXXXXX");
-	if (!mkdtemp(fx->root))
+	if (th_tmpdir(fx->root, sizeof(fx->root), "odb") < 0)
 		return -1;
 	fx->objdir = sk_path_join(fx->root, "objects");
 	mkdir(fx->objdir, 0777);
 	struct sk_err err;
 	if (sk_odb_open(&fx->odb, fx->objdir, &err) != 0)
 		return -1;
-	unsetenv("SKIFF_FAULT");
-	unsetenv("SKIFF_MAX_OBJECT_BYTES");
+	th_isolate_env(NULL);
 	*state = fx;
 	return 0;
 }
@@ -66,11 +56,10 @@ static int teardown(void **state)
 {
 	struct fx *fx = *state;
 	sk_odb_free(fx->odb);
-	nftw(fx->root, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	th_rmtree(fx->root);
 	free(fx->objdir);
 	free(fx);
-	unsetenv("SKIFF_FAULT");
-	unsetenv("SKIFF_MAX_OBJECT_BYTES");
+	th_isolate_env(NULL); /* drop the limits a test set */
 	return 0;
 }
 
@@ -631,26 +620,28 @@ static void test_bad_headers(void **state)
 	struct fx *fx = *state;
 	struct sk_oid oid;
 	const char *any = "0000000000000000000000000000000000000000000000000000000000000002";
-	put_object(fx, any, "blob 05", 8, "hello", 5, 1, &oid);
-	expect_read(fx, &oid, 0, SK_ECORRUPT, "malformed length");
-	put_object(fx, any, "blob +5", 8, "hello", 5, 1, &oid);
-	expect_read(fx, &oid, 0, SK_ECORRUPT, "malformed length");
-	put_object(fx, any, "blob 5 ", 8, "hello", 5, 1, &oid);
-	expect_read(fx, &oid, 0, SK_ECORRUPT, "malformed length");
-	put_object(fx, any, "blob ", 6, "hello", 5, 1, &oid);
-	expect_read(fx, &oid, 0, SK_ECORRUPT, "malformed length");
-	put_object(fx, any, "bogus 5", 8, "hello", 5, 1, &oid);
-	expect_read(fx, &oid, 0, SK_ECORRUPT, "unknown object type");
-	put_object(fx, any, "none 5", 7, "hello", 5, 1, &oid);
-	expect_read(fx, &oid, 0, SK_ECORRUPT, "unknown object type");
-	put_object(fx, any, "blob5", 6, "hello", 5, 1, &oid);
-	expect_read(fx, &oid, 0, SK_ECORRUPT, "malformed object header");
-	char nohdr[40];
-	memset(nohdr, 'a', sizeof(nohdr));
-	put_object(fx, any, nohdr, sizeof(nohdr), "", 0, 1, &oid);
-	expect_read(fx, &oid, 0, SK_ECORRUPT, "no object header");
-	put_object(fx, any, "blob 99999999999999999999999", 29, "", 0, 1, &oid);
-	expect_read(fx, &oid, 0, SK_ECORRUPT, "malformed length");
+	/* hlen counts the header's NUL where there is one */
+	static const struct {
+		const char *hdr;
+		size_t hlen;
+		const char *payload;
+		const char *needle;
+	} bad[] = {
+		{ "blob 05", 8, "hello", "malformed length" },
+		{ "blob +5", 8, "hello", "malformed length" },
+		{ "blob 5 ", 8, "hello", "malformed length" },
+		{ "blob ", 6, "hello", "malformed length" },
+		{ "bogus 5", 8, "hello", "unknown object type" },
+		{ "none 5", 7, "hello", "unknown object type" },
+		{ "blob5", 6, "hello", "malformed object header" },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 40, "", "no object header" },
+		{ "blob 99999999999999999999999", 29, "", "malformed length" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put_object(fx, any, bad[i].hdr, bad[i].hlen, bad[i].payload, strlen(bad[i].payload),
+			   1, &oid);
+		expect_read(fx, &oid, 0, SK_ECORRUPT, bad[i].needle);
+	}
 	/* not zstd at all */
 	char *path = sk_odb_path(fx->odb, &oid);
 	put_file(path, "blob 5\0hello", 12);

@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,71 +27,20 @@
 #include "objects/odb.h"
 #include "refs/keys.h"
 #include "refs/refs.h"
-
-struct fx {
-	char root[64];
-	char *repo_dir;
-	char *skiff;
-	struct sk_key *key;
-	struct sk_repo *repo;
-};
-
-static int rm_entry(const char *p, const struct stat *st, int fl, struct FTW *f)
-{
-	(void)st;
-	(void)fl;
-	(void)f;
-	return remove(p);
-}
+#include "tests/unit/helpers.h"
 
 static int setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
-	snprintf(fx->root, sizeof(fx->root), "/tmp/skiff-refs-XXXXXX");
-	if (!mkdtemp(fx->root))
-		return -1;
-	char *cfg = sk_path_join(fx->root, "config");
-	setenv("XDG_CONFIG_HOME", cfg, 1);
-	free(cfg);
-	unsetenv("SKIFF_DIR");
-	unsetenv("SKIFF_FAULT");
-	fx->repo_dir = sk_path_join(fx->root, "repo");
-	fx->skiff = sk_path_join(fx->repo_dir, ".skiff");
-	struct sk_err err;
-	if (sk_key_generate(&fx->key, "alice", &err) < 0)
-		return -1;
-	if (sk_repo_init(&fx->repo, fx->repo_dir, fx->key, &err) < 0) {
-		fprintf(stderr, "init: %s\n", err.message);
-		return -1;
-	}
+	struct th_repo *fx = calloc(1, sizeof(*fx));
 	*state = fx;
-	return 0;
+	return th_setup_repo(fx, "refs", "alice");
 }
 
 static int teardown(void **state)
 {
-	struct fx *fx = *state;
-	sk_repo_free(fx->repo);
-	sk_key_free(fx->key);
-	nftw(fx->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(fx->repo_dir);
-	free(fx->skiff);
-	free(fx);
+	th_teardown_repo(*state);
+	free(*state);
 	return 0;
-}
-
-static void must(int rc, const struct sk_err *err)
-{
-	if (rc != 0)
-		fail_msg("rc %d: %s (%s)", rc, err->message, err->hint);
-}
-
-static struct sk_oid blob(struct sk_repo *repo, const char *text)
-{
-	struct sk_oid oid;
-	struct sk_err err;
-	must(sk_odb_write(sk_repo_odb(repo), SK_OBJ_BLOB, text, strlen(text), &oid, &err), &err);
-	return oid;
 }
 
 static int update1(struct sk_repo *repo, const struct sk_key *key, const char *ref,
@@ -126,18 +74,18 @@ static size_t stale_locks(struct sk_repo *repo)
 {
 	json_t *locks = NULL;
 	struct sk_err err;
-	must(sk_refs_stale_locks(repo, &locks, &err), &err);
+	th_must(sk_refs_stale_locks(repo, &locks, &err), &err);
 	size_t n = json_array_size(locks);
 	json_decref(locks);
 	return n;
 }
 
-static struct sk_oid record_id_of_file(struct fx *fx, const char *ref)
+static struct sk_oid record_id_of_file(struct th_repo *fx, const char *ref)
 {
 	char *path = sk_path_join(fx->skiff, ref), *bytes = NULL;
 	size_t len = 0;
 	struct sk_err err;
-	must(sk_fs_read_file(path, 65536, &bytes, &len, &err), &err);
+	th_must(sk_fs_read_file(path, 65536, &bytes, &len, &err), &err);
 	struct sk_oid id;
 	sk_oid_hash(&id, SK_OBJ_REFRECORD, bytes, len);
 	free(bytes);
@@ -149,7 +97,7 @@ static struct sk_oid record_id_of_file(struct fx *fx, const char *ref)
 
 static void test_init_layout(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	struct sk_err err;
 	static const char *const dirs[] = { "objects", "refs", "txn", "seen" };
 	for (size_t i = 0; i < 4; i++) {
@@ -158,7 +106,7 @@ static void test_init_layout(void **state)
 		free(d);
 	}
 	char *cfg = sk_path_join(fx->skiff, "config"), *body = NULL;
-	must(sk_fs_read_file(cfg, 4096, &body, NULL, &err), &err);
+	th_must(sk_fs_read_file(cfg, 4096, &body, NULL, &err), &err);
 	assert_string_equal(body, "{\"identity\":\"alice\",\"v\":1}");
 	free(body);
 	free(cfg);
@@ -167,19 +115,19 @@ static void test_init_layout(void **state)
 	assert_int_equal(count_entries(fx->repo_dir, ".tmp."), 0);
 
 	struct sk_refrecord r;
-	must(sk_refs_read(fx->repo, "refs/meta/trust", &r, &err), &err);
+	th_must(sk_refs_read(fx->repo, "refs/meta/trust", &r, &err), &err);
 	assert_int_equal(r.seq, 1);
 	assert_false(r.has_prev);
 	assert_true(r.has_oid);
 	assert_string_equal(r.signer, sk_key_id(fx->key));
 	json_t *info = NULL;
-	must(sk_refs_verify(fx->repo, "refs/meta/trust", 1, &info, &err), &err);
+	th_must(sk_refs_verify(fx->repo, "refs/meta/trust", 1, &info, &err), &err);
 	assert_string_equal(json_string_value(json_object_get(info, "signer_name")), "alice");
 	assert_int_equal(json_integer_value(json_object_get(info, "records_checked")), 1);
 	json_decref(info);
 
 	struct sk_trust *t = NULL;
-	must(sk_refs_load_trust(fx->repo, &t, &err), &err);
+	th_must(sk_refs_load_trust(fx->repo, &t, &err), &err);
 	const struct sk_trust_key *k = sk_trust_find_key(t, sk_key_id(fx->key));
 	assert_non_null(k);
 	assert_string_equal(k->name, "alice");
@@ -194,14 +142,14 @@ static void test_init_layout(void **state)
 /* A failed init leaves nothing: no .skiff, no temp directory. */
 static void test_init_fault_leaves_nothing(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	static const char *const ops[] = { "open", "write", "fsync", "rename" };
 	char *dir = sk_path_join(fx->root, "fresh");
 	char *skiff = sk_path_join(dir, ".skiff");
 	for (size_t o = 0; o < 4; o++) {
 		int done = 0;
 		for (int n = 1; n < 200 && !done; n++) {
-			nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+			th_rmtree(dir);
 			pid_t pid = fork();
 			if (pid == 0) {
 				char spec[32];
@@ -214,36 +162,31 @@ static void test_init_fault_leaves_nothing(void **state)
 			int st = 0;
 			waitpid(pid, &st, 0);
 			assert_true(WIFEXITED(st));
-			if (WEXITSTATUS(st) == 0) {
+			done = WEXITSTATUS(st) == 0;
+			/* A failed init leaves no .skiff, except when only the final
+			 * directory fsync failed, after the rename: then it is whole. */
+			if (done || sk_fs_exists(skiff)) {
 				struct sk_repo *r = NULL;
 				struct sk_err err;
-				must(sk_repo_open(&r, dir, &err), &err);
-				must(sk_refs_verify(r, "refs/meta/trust", 1, NULL, &err), &err);
-				sk_repo_free(r);
-				done = 1;
-			} else if (sk_fs_exists(skiff)) {
-				/* only the final directory fsync can fail after the rename */
-				struct sk_repo *r = NULL;
-				struct sk_err err;
-				must(sk_repo_open(&r, dir, &err), &err);
-				must(sk_refs_verify(r, "refs/meta/trust", 1, NULL, &err), &err);
+				th_must(sk_repo_open(&r, dir, &err), &err);
+				th_must(sk_refs_verify(r, "refs/meta/trust", 1, NULL, &err), &err);
 				sk_repo_free(r);
 			}
 			assert_int_equal(count_entries(dir, ".tmp."), 0);
 		}
 		assert_true(done);
 	}
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	th_rmtree(dir);
 	free(dir);
 	free(skiff);
 }
 
 static void test_open(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	struct sk_err err;
 	struct sk_repo *r = NULL;
-	must(sk_repo_open(&r, fx->repo_dir, &err), &err);
+	th_must(sk_repo_open(&r, fx->repo_dir, &err), &err);
 	assert_string_equal(sk_repo_path(r), fx->skiff);
 	sk_repo_free(r);
 
@@ -253,11 +196,11 @@ static void test_open(void **state)
 
 	/* SKIFF_DIR: the directory holding .skiff, or .skiff itself */
 	setenv("SKIFF_DIR", fx->repo_dir, 1);
-	must(sk_repo_open(&r, NULL, &err), &err);
+	th_must(sk_repo_open(&r, NULL, &err), &err);
 	assert_string_equal(sk_repo_path(r), fx->skiff);
 	sk_repo_free(r);
 	setenv("SKIFF_DIR", fx->skiff, 1);
-	must(sk_repo_open(&r, NULL, &err), &err);
+	th_must(sk_repo_open(&r, NULL, &err), &err);
 	assert_string_equal(sk_repo_path(r), fx->skiff);
 	sk_repo_free(r);
 	setenv("SKIFF_DIR", fx->root, 1);
@@ -268,7 +211,7 @@ static void test_open(void **state)
 	char cwd[PATH_MAX];
 	assert_non_null(getcwd(cwd, sizeof(cwd)));
 	char *sub = sk_path_join(fx->repo_dir, "a/b/c");
-	must(sk_fs_mkdirs(sub, 0, &err), &err);
+	th_must(sk_fs_mkdirs(sub, 0, &err), &err);
 	assert_int_equal(chdir(sub), 0);
 	int rc = sk_repo_open(&r, NULL, &err);
 	char path[PATH_MAX];
@@ -287,20 +230,21 @@ static void test_open(void **state)
 
 static void test_create_update_delete(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	struct sk_err err;
 	struct sk_refrecord rec, r;
 	const char *ref = "refs/services/payments-api";
-	struct sk_oid a = blob(fx->repo, "a"), b = blob(fx->repo, "b"), c = blob(fx->repo, "c");
+	struct sk_oid a = th_blob(fx->repo, "a"), b = th_blob(fx->repo, "b");
+	struct sk_oid c = th_blob(fx->repo, "c");
 
 	assert_int_equal(sk_refs_read(fx->repo, ref, &r, &err), SK_ENOTFOUND);
-	must(update1(fx->repo, fx->key, ref, &a, SK_EXPECT_ABSENT, NULL, &rec, &err), &err);
+	th_must(update1(fx->repo, fx->key, ref, &a, SK_EXPECT_ABSENT, NULL, &rec, &err), &err);
 	assert_int_equal(rec.seq, 1);
 	assert_false(rec.has_prev);
 	assert_true(rec.has_sig);
 	assert_string_equal(rec.signer, sk_key_id(fx->key));
 	assert_true(llabs((long long)(rec.time - time(NULL))) < 60);
-	must(sk_refs_read(fx->repo, ref, &r, &err), &err);
+	th_must(sk_refs_read(fx->repo, ref, &r, &err), &err);
 	assert_int_equal(sk_oid_cmp(&r.oid, &a), 0);
 	struct sk_oid id1 = record_id_of_file(fx, ref);
 	/* the record is stored as an object too */
@@ -312,7 +256,7 @@ static void test_create_update_delete(void **state)
 	assert_non_null(strstr(err.message, ref));
 
 	/* CAS */
-	must(update1(fx->repo, fx->key, ref, &b, SK_EXPECT_OID, &a, &rec, &err), &err);
+	th_must(update1(fx->repo, fx->key, ref, &b, SK_EXPECT_OID, &a, &rec, &err), &err);
 	assert_int_equal(rec.seq, 2);
 	assert_true(rec.has_prev);
 	assert_int_equal(sk_oid_cmp(&rec.prev, &id1), 0);
@@ -328,22 +272,22 @@ static void test_create_update_delete(void **state)
 	assert_non_null(strstr(err.message, hb));
 	assert_int_equal(sk_err_exit_code(err.code), 3);
 	struct sk_oid cur;
-	must(sk_refs_resolve(fx->repo, ref, &cur, &err), &err);
+	th_must(sk_refs_resolve(fx->repo, ref, &cur, &err), &err);
 	assert_int_equal(sk_oid_cmp(&cur, &b), 0);
 	assert_int_equal(stale_locks(fx->repo), 0);
 
 	/* SK_EXPECT_ANY */
-	must(update1(fx->repo, fx->key, ref, &c, SK_EXPECT_ANY, NULL, &rec, &err), &err);
+	th_must(update1(fx->repo, fx->key, ref, &c, SK_EXPECT_ANY, NULL, &rec, &err), &err);
 	assert_int_equal(rec.seq, 3);
 
 	/* delete: a tombstone continues the chain */
 	struct sk_oid id3 = record_id_of_file(fx, ref);
-	must(update1(fx->repo, fx->key, ref, NULL, SK_EXPECT_OID, &c, &rec, &err), &err);
+	th_must(update1(fx->repo, fx->key, ref, NULL, SK_EXPECT_OID, &c, &rec, &err), &err);
 	assert_int_equal(rec.seq, 4);
 	assert_false(rec.has_oid);
 	assert_int_equal(sk_oid_cmp(&rec.prev, &id3), 0);
 	assert_int_equal(sk_refs_resolve(fx->repo, ref, &cur, &err), SK_ENOTFOUND);
-	must(sk_refs_read(fx->repo, ref, &r, &err), &err);
+	th_must(sk_refs_read(fx->repo, ref, &r, &err), &err);
 	assert_false(r.has_oid);
 	assert_int_equal(update1(fx->repo, fx->key, ref, NULL, SK_EXPECT_ANY, NULL, NULL, &err),
 			 SK_ENOTFOUND);
@@ -353,26 +297,26 @@ static void test_create_update_delete(void **state)
 	/* listing skips the tombstone unless asked */
 	struct sk_refrecord *list = NULL;
 	size_t n = 0;
-	must(sk_refs_list(fx->repo, "refs/services/*", 0, &list, &n, &err), &err);
+	th_must(sk_refs_list(fx->repo, "refs/services/*", 0, &list, &n, &err), &err);
 	assert_int_equal(n, 0);
 	free(list);
-	must(sk_refs_list(fx->repo, "refs/services/*", 1, &list, &n, &err), &err);
+	th_must(sk_refs_list(fx->repo, "refs/services/*", 1, &list, &n, &err), &err);
 	assert_int_equal(n, 1);
 	free(list);
 
 	/* recreate after delete: seq keeps growing */
 	struct sk_oid id4 = record_id_of_file(fx, ref);
-	must(update1(fx->repo, fx->key, ref, &a, SK_EXPECT_ABSENT, NULL, &rec, &err), &err);
+	th_must(update1(fx->repo, fx->key, ref, &a, SK_EXPECT_ABSENT, NULL, &rec, &err), &err);
 	assert_int_equal(rec.seq, 5);
 	assert_int_equal(sk_oid_cmp(&rec.prev, &id4), 0);
-	must(sk_refs_verify(fx->repo, ref, 1, NULL, &err), &err);
+	th_must(sk_refs_verify(fx->repo, ref, 1, NULL, &err), &err);
 }
 
 static void test_update_refusals(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	struct sk_err err;
-	struct sk_oid a = blob(fx->repo, "a"), missing;
+	struct sk_oid a = th_blob(fx->repo, "a"), missing;
 	sk_oid_hash(&missing, SK_OBJ_BLOB, "nope", 4);
 
 	assert_int_equal(update1(fx->repo, fx->key, "refs/a/../b", &a, SK_EXPECT_ANY, NULL, NULL,
@@ -395,36 +339,36 @@ static void test_update_refusals(void **state)
 	assert_int_equal(sk_refs_update(fx->repo, fx->key, ups, 1, NULL, &err), SK_EINVAL);
 	ups[0].op = "op-1";
 	struct sk_refrecord rec;
-	must(sk_refs_update(fx->repo, fx->key, ups, 1, &rec, &err), &err);
+	th_must(sk_refs_update(fx->repo, fx->key, ups, 1, &rec, &err), &err);
 	assert_string_equal(rec.op, "op-1");
 	/* refs/meta/trust cannot be deleted nor pointed at a non-policy */
 	assert_int_equal(update1(fx->repo, fx->key, "refs/meta/trust", NULL, SK_EXPECT_ANY, NULL,
 				 NULL, &err), SK_EINVAL);
 	assert_int_equal(update1(fx->repo, fx->key, "refs/meta/trust", &a, SK_EXPECT_ANY, NULL,
 				 NULL, &err) < 0, 1);
-	must(sk_refs_verify(fx->repo, "refs/meta/trust", 1, NULL, &err), &err);
+	th_must(sk_refs_verify(fx->repo, "refs/meta/trust", 1, NULL, &err), &err);
 }
 
 static void test_file_dir_clash(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	struct sk_err err;
-	struct sk_oid a = blob(fx->repo, "a");
-	must(update1(fx->repo, fx->key, "refs/services/a", &a, SK_EXPECT_ABSENT, NULL, NULL, &err),
-	     &err);
+	struct sk_oid a = th_blob(fx->repo, "a");
+	th_must(update1(fx->repo, fx->key, "refs/services/a", &a, SK_EXPECT_ABSENT, NULL, NULL,
+			&err), &err);
 	assert_int_equal(update1(fx->repo, fx->key, "refs/services/a/b", &a, SK_EXPECT_ABSENT,
 				 NULL, NULL, &err), SK_ECONFLICT);
 	assert_non_null(strstr(err.message, "refs/services/a"));
 	assert_int_equal(update1(fx->repo, fx->key, "refs/services/a/b/c", &a, SK_EXPECT_ANY,
 				 NULL, NULL, &err), SK_ECONFLICT);
-	must(update1(fx->repo, fx->key, "refs/backups/x/y", &a, SK_EXPECT_ABSENT, NULL, NULL, &err),
-	     &err);
+	th_must(update1(fx->repo, fx->key, "refs/backups/x/y", &a, SK_EXPECT_ABSENT, NULL, NULL,
+			&err), &err);
 	assert_int_equal(update1(fx->repo, fx->key, "refs/backups/x", &a, SK_EXPECT_ANY, NULL,
 				 NULL, &err), SK_ECONFLICT);
 	assert_int_equal(stale_locks(fx->repo), 0);
 	struct sk_refrecord *list = NULL;
 	size_t n = 0;
-	must(sk_refs_list(fx->repo, NULL, 0, &list, &n, &err), &err);
+	th_must(sk_refs_list(fx->repo, NULL, 0, &list, &n, &err), &err);
 	assert_int_equal(n, 3);
 	assert_string_equal(list[0].ref, "refs/backups/x/y");
 	assert_string_equal(list[1].ref, "refs/meta/trust");
@@ -434,11 +378,11 @@ static void test_file_dir_clash(void **state)
 
 static void test_locked(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	struct sk_err err;
 	const char *ref = "refs/services/api";
-	struct sk_oid a = blob(fx->repo, "a"), b = blob(fx->repo, "b");
-	must(update1(fx->repo, fx->key, ref, &a, SK_EXPECT_ABSENT, NULL, NULL, &err), &err);
+	struct sk_oid a = th_blob(fx->repo, "a"), b = th_blob(fx->repo, "b");
+	th_must(update1(fx->repo, fx->key, ref, &a, SK_EXPECT_ABSENT, NULL, NULL, &err), &err);
 	struct sk_oid before = record_id_of_file(fx, ref);
 	char *lock = sk_path_join(fx->skiff, "refs/services/api.lock");
 	int fd = open(lock, O_WRONLY | O_CREAT | O_EXCL, 0644);
@@ -456,19 +400,19 @@ static void test_locked(void **state)
 	assert_true(sk_fs_exists(lock)); /* someone else's lock is never removed */
 
 	json_t *locks = NULL;
-	must(sk_refs_stale_locks(fx->repo, &locks, &err), &err);
+	th_must(sk_refs_stale_locks(fx->repo, &locks, &err), &err);
 	assert_int_equal(json_array_size(locks), 1);
 	assert_string_equal(json_string_value(json_array_get(locks, 0)), ref);
 	json_decref(locks);
 	/* the lock is not a ref */
 	struct sk_refrecord *list = NULL;
 	size_t n = 0;
-	must(sk_refs_list(fx->repo, "refs/services/**", 0, &list, &n, &err), &err);
+	th_must(sk_refs_list(fx->repo, "refs/services/**", 0, &list, &n, &err), &err);
 	assert_int_equal(n, 1);
 	free(list);
 
 	assert_int_equal(unlink(lock), 0);
-	must(update1(fx->repo, fx->key, ref, &b, SK_EXPECT_OID, &a, NULL, &err), &err);
+	th_must(update1(fx->repo, fx->key, ref, &b, SK_EXPECT_OID, &a, NULL, &err), &err);
 	free(lock);
 }
 
@@ -476,16 +420,16 @@ static void test_locked(void **state)
 
 static void test_txn_all_or_nothing(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	struct sk_err err;
-	struct sk_oid a = blob(fx->repo, "a"), b = blob(fx->repo, "b");
+	struct sk_oid a = th_blob(fx->repo, "a"), b = th_blob(fx->repo, "b");
 	struct sk_ref_update create[3] = {
 		{ .ref = "refs/services/c", .new_oid = a, .expect = SK_EXPECT_ABSENT },
 		{ .ref = "refs/services/a", .new_oid = a, .expect = SK_EXPECT_ABSENT },
 		{ .ref = "refs/services/b", .new_oid = a, .expect = SK_EXPECT_ABSENT },
 	};
 	struct sk_refrecord recs[3];
-	must(sk_refs_update(fx->repo, fx->key, create, 3, recs, &err), &err);
+	th_must(sk_refs_update(fx->repo, fx->key, create, 3, recs, &err), &err);
 	/* records come back in the caller's order */
 	assert_string_equal(recs[0].ref, "refs/services/c");
 	assert_string_equal(recs[1].ref, "refs/services/a");
@@ -502,7 +446,7 @@ static void test_txn_all_or_nothing(void **state)
 					     "refs/services/c" };
 	for (size_t i = 0; i < 3; i++) {
 		struct sk_refrecord r;
-		must(sk_refs_read(fx->repo, names[i], &r, &err), &err);
+		th_must(sk_refs_read(fx->repo, names[i], &r, &err), &err);
 		assert_int_equal(r.seq, 1);
 		assert_int_equal(sk_oid_cmp(&r.oid, &a), 0);
 	}
@@ -511,10 +455,10 @@ static void test_txn_all_or_nothing(void **state)
 	assert_int_equal(count_entries(txn, NULL), 0);
 
 	move[1].old_oid = a;
-	must(sk_refs_update(fx->repo, fx->key, move, 3, recs, &err), &err);
+	th_must(sk_refs_update(fx->repo, fx->key, move, 3, recs, &err), &err);
 	for (size_t i = 0; i < 3; i++) {
 		struct sk_refrecord r;
-		must(sk_refs_read(fx->repo, names[i], &r, &err), &err);
+		th_must(sk_refs_read(fx->repo, names[i], &r, &err), &err);
 		assert_int_equal(r.seq, 2);
 		assert_int_equal(sk_oid_cmp(&r.oid, &b), 0);
 	}
@@ -529,7 +473,7 @@ struct ref_state {
 
 /* Runs one update in a child process with SKIFF_FAULT=spec; returns the
  * child's result (0 or the negated error code). */
-static int faulty_update(struct fx *fx, const char *spec, const struct sk_ref_update *ups,
+static int faulty_update(struct th_repo *fx, const char *spec, const struct sk_ref_update *ups,
 			 size_t n)
 {
 	pid_t pid = fork();
@@ -547,7 +491,7 @@ static int faulty_update(struct fx *fx, const char *spec, const struct sk_ref_up
 	return -WEXITSTATUS(st);
 }
 
-static void fault_loop(struct fx *fx, const char *const *names, size_t n)
+static void fault_loop(struct th_repo *fx, const char *const *names, size_t n)
 {
 	static const char *const ops[] = { "write", "fsync", "rename", "open" };
 	struct sk_err err;
@@ -559,10 +503,10 @@ static void fault_loop(struct fx *fx, const char *const *names, size_t n)
 			struct sk_ref_update ups[4];
 			char text[64];
 			snprintf(text, sizeof(text), "content %d", ++counter);
-			struct sk_oid next = blob(fx->repo, text);
+			struct sk_oid next = th_blob(fx->repo, text);
 			for (size_t i = 0; i < n; i++) {
 				struct sk_refrecord r;
-				must(sk_refs_read(fx->repo, names[i], &r, &err), &err);
+				th_must(sk_refs_read(fx->repo, names[i], &r, &err), &err);
 				old[i].oid = r.oid;
 				old[i].seq = r.seq;
 				ups[i] = (struct sk_ref_update){ .ref = names[i], .new_oid = next,
@@ -576,11 +520,11 @@ static void fault_loop(struct fx *fx, const char *const *names, size_t n)
 
 			/* reopening rolls committed transactions forward */
 			struct sk_repo *r = NULL;
-			must(sk_repo_open(&r, fx->repo_dir, &err), &err);
+			th_must(sk_repo_open(&r, fx->repo_dir, &err), &err);
 			size_t moved = 0;
 			for (size_t i = 0; i < n; i++) {
 				struct sk_refrecord now;
-				must(sk_refs_read(r, names[i], &now, &err), &err);
+				th_must(sk_refs_read(r, names[i], &now, &err), &err);
 				int is_old = sk_oid_cmp(&now.oid, &old[i].oid) == 0 &&
 					     now.seq == old[i].seq;
 				int is_new = sk_oid_cmp(&now.oid, &next) == 0 &&
@@ -589,7 +533,7 @@ static void fault_loop(struct fx *fx, const char *const *names, size_t n)
 					fail_msg("%s: %s left %s neither old nor new", spec, names[i],
 						 names[i]);
 				moved += is_new;
-				must(sk_refs_verify(r, names[i], 1, NULL, &err), &err);
+				th_must(sk_refs_verify(r, names[i], 1, NULL, &err), &err);
 			}
 			if (done && moved != n)
 				fail_msg("%s: update reported success but moved %zu of %zu", spec,
@@ -609,27 +553,27 @@ static void fault_loop(struct fx *fx, const char *const *names, size_t n)
 
 static void test_fault_single(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	struct sk_err err;
-	struct sk_oid a = blob(fx->repo, "a");
-	must(update1(fx->repo, fx->key, "refs/services/one", &a, SK_EXPECT_ABSENT, NULL, NULL,
-		     &err), &err);
+	struct sk_oid a = th_blob(fx->repo, "a");
+	th_must(update1(fx->repo, fx->key, "refs/services/one", &a, SK_EXPECT_ABSENT, NULL, NULL,
+			&err), &err);
 	static const char *const names[] = { "refs/services/one" };
 	fault_loop(fx, names, 1);
 }
 
 static void test_fault_transaction(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	struct sk_err err;
-	struct sk_oid a = blob(fx->repo, "a");
+	struct sk_oid a = th_blob(fx->repo, "a");
 	static const char *const names[] = { "refs/services/a", "refs/services/b",
 					     "refs/operations/x" };
 	struct sk_ref_update ups[3];
 	for (size_t i = 0; i < 3; i++)
 		ups[i] = (struct sk_ref_update){ .ref = names[i], .new_oid = a,
 						 .expect = SK_EXPECT_ABSENT };
-	must(sk_refs_update(fx->repo, fx->key, ups, 3, NULL, &err), &err);
+	th_must(sk_refs_update(fx->repo, fx->key, ups, 3, NULL, &err), &err);
 	fault_loop(fx, names, 3);
 }
 
@@ -638,15 +582,15 @@ static void test_fault_transaction(void **state)
  * recovery leaves it alone; once free, open rolls it forward. */
 static void test_recovery(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	struct sk_err err;
-	struct sk_oid a = blob(fx->repo, "a"), b = blob(fx->repo, "b");
+	struct sk_oid a = th_blob(fx->repo, "a"), b = th_blob(fx->repo, "b");
 	static const char *const names[] = { "refs/services/a", "refs/services/b" };
 	struct sk_ref_update ups[2];
 	for (size_t i = 0; i < 2; i++)
 		ups[i] = (struct sk_ref_update){ .ref = names[i], .new_oid = a,
 						 .expect = SK_EXPECT_ABSENT };
-	must(sk_refs_update(fx->repo, fx->key, ups, 2, NULL, &err), &err);
+	th_must(sk_refs_update(fx->repo, fx->key, ups, 2, NULL, &err), &err);
 	for (size_t i = 0; i < 2; i++)
 		ups[i] = (struct sk_ref_update){ .ref = names[i], .new_oid = b,
 						 .expect = SK_EXPECT_OID, .old_oid = a };
@@ -662,8 +606,8 @@ static void test_recovery(void **state)
 	}
 	assert_int_equal(count_entries(txn, NULL), 1);
 	struct sk_oid oa, ob;
-	must(sk_refs_resolve(fx->repo, names[0], &oa, &err), &err);
-	must(sk_refs_resolve(fx->repo, names[1], &ob, &err), &err);
+	th_must(sk_refs_resolve(fx->repo, names[0], &oa, &err), &err);
+	th_must(sk_refs_resolve(fx->repo, names[1], &ob, &err), &err);
 	assert_int_equal(sk_oid_cmp(&ob, &a), 0);
 	/* the uncommitted half is locked, not lost */
 	assert_int_equal(update1(fx->repo, fx->key, names[1], &a, SK_EXPECT_ANY, NULL, NULL, &err),
@@ -682,22 +626,22 @@ static void test_recovery(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(flock(fd, LOCK_EX), 0);
 	struct sk_repo *r = NULL;
-	must(sk_repo_open(&r, fx->repo_dir, &err), &err);
-	must(sk_refs_resolve(r, names[1], &ob, &err), &err);
+	th_must(sk_repo_open(&r, fx->repo_dir, &err), &err);
+	th_must(sk_refs_resolve(r, names[1], &ob, &err), &err);
 	assert_int_equal(sk_oid_cmp(&ob, &a), 0);
 	assert_int_equal(count_entries(txn, NULL), 1);
 	sk_repo_free(r);
 	close(fd);
 
 	/* the writer is gone: roll forward */
-	must(sk_repo_open(&r, fx->repo_dir, &err), &err);
-	must(sk_refs_resolve(r, names[1], &ob, &err), &err);
+	th_must(sk_repo_open(&r, fx->repo_dir, &err), &err);
+	th_must(sk_refs_resolve(r, names[1], &ob, &err), &err);
 	assert_int_equal(sk_oid_cmp(&ob, &b), 0);
 	assert_int_equal(count_entries(txn, NULL), 0);
 	assert_int_equal(stale_locks(r), 0);
 	for (size_t i = 0; i < 2; i++) {
 		json_t *info = NULL;
-		must(sk_refs_verify(r, names[i], 1, &info, &err), &err);
+		th_must(sk_refs_verify(r, names[i], 1, &info, &err), &err);
 		assert_int_equal(json_integer_value(json_object_get(info, "seq")), 2);
 		json_decref(info);
 	}
@@ -710,11 +654,11 @@ static void test_recovery(void **state)
  * replayed: recovery only publishes the journaled record itself. */
 static void test_recovery_ignores_foreign_lock(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	struct sk_err err;
-	struct sk_oid a = blob(fx->repo, "a");
-	must(update1(fx->repo, fx->key, "refs/services/a", &a, SK_EXPECT_ABSENT, NULL, NULL, &err),
-	     &err);
+	struct sk_oid a = th_blob(fx->repo, "a");
+	th_must(update1(fx->repo, fx->key, "refs/services/a", &a, SK_EXPECT_ABSENT, NULL, NULL,
+			&err), &err);
 	struct sk_oid before = record_id_of_file(fx, "refs/services/a");
 	char *journal = sk_path_join(fx->skiff, "txn/00112233aabbccdd");
 	struct sk_oid bogus;
@@ -723,11 +667,11 @@ static void test_recovery_ignores_foreign_lock(void **state)
 	snprintf(body, sizeof(body),
 		 "{\"entries\":[{\"record\":\"%s\",\"ref\":\"refs/services/a\"}],\"v\":1}",
 		 sk_oid_tohex(&bogus, hex));
-	must(sk_fs_write_atomic(journal, body, strlen(body), 0644, &err), &err);
+	th_must(sk_fs_write_atomic(journal, body, strlen(body), 0644, &err), &err);
 	char *lock = sk_path_join(fx->skiff, "refs/services/a.lock");
-	must(sk_fs_write_atomic(lock, "garbage", 7, 0644, &err), &err);
+	th_must(sk_fs_write_atomic(lock, "garbage", 7, 0644, &err), &err);
 	struct sk_repo *r = NULL;
-	must(sk_repo_open(&r, fx->repo_dir, &err), &err);
+	th_must(sk_repo_open(&r, fx->repo_dir, &err), &err);
 	struct sk_oid after = record_id_of_file(fx, "refs/services/a");
 	assert_int_equal(sk_oid_cmp(&before, &after), 0);
 	assert_true(sk_fs_exists(lock));
@@ -754,7 +698,7 @@ static int collect_seq(const struct sk_refrecord *r, const struct sk_oid *id, vo
 
 static void test_chain_and_tamper(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	struct sk_err err;
 	const char *ref = "refs/services/chain";
 	struct sk_oid ids[11];
@@ -762,23 +706,24 @@ static void test_chain_and_tamper(void **state)
 	for (int i = 1; i <= 10; i++) {
 		char t[16];
 		snprintf(t, sizeof(t), "v%d", i);
-		struct sk_oid o = blob(fx->repo, t);
-		must(update1(fx->repo, fx->key, ref, &o, i == 1 ? SK_EXPECT_ABSENT : SK_EXPECT_OID,
-			     i == 1 ? NULL : &prev, NULL, &err), &err);
+		struct sk_oid o = th_blob(fx->repo, t);
+		th_must(update1(fx->repo, fx->key, ref, &o,
+				i == 1 ? SK_EXPECT_ABSENT : SK_EXPECT_OID, i == 1 ? NULL : &prev,
+				NULL, &err), &err);
 		ids[i] = record_id_of_file(fx, ref);
 		prev = o;
 	}
 	struct walk_acc acc = { .n = 0 };
-	must(sk_refs_walk(fx->repo, ref, 0, collect_seq, &acc, &err), &err);
+	th_must(sk_refs_walk(fx->repo, ref, 0, collect_seq, &acc, &err), &err);
 	assert_int_equal(acc.n, 10);
 	for (size_t i = 0; i < 10; i++)
 		assert_int_equal(acc.seqs[i], 10 - i);
 	acc.n = 0;
-	must(sk_refs_walk(fx->repo, ref, 3, collect_seq, &acc, &err), &err);
+	th_must(sk_refs_walk(fx->repo, ref, 3, collect_seq, &acc, &err), &err);
 	assert_int_equal(acc.n, 3);
 
 	json_t *info = NULL;
-	must(sk_refs_verify(fx->repo, ref, 1, &info, &err), &err);
+	th_must(sk_refs_verify(fx->repo, ref, 1, &info, &err), &err);
 	assert_int_equal(json_integer_value(json_object_get(info, "records_checked")), 10);
 	assert_int_equal(json_integer_value(json_object_get(info, "seq")), 10);
 	assert_string_equal(json_string_value(json_object_get(info, "signer")), sk_key_id(fx->key));
@@ -788,18 +733,18 @@ static void test_chain_and_tamper(void **state)
 	struct sk_odb *odb = sk_repo_odb(fx->repo);
 	unsigned char *payload = NULL;
 	size_t len = 0;
-	must(sk_odb_read(odb, &ids[5], SK_OBJ_REFRECORD, SK_ODB_VERIFY, NULL, &payload, &len, &err),
-	     &err);
+	th_must(sk_odb_read(odb, &ids[5], SK_OBJ_REFRECORD, SK_ODB_VERIFY, NULL, &payload, &len,
+			    &err), &err);
 	struct sk_refrecord r5;
-	must(sk_refrecord_parse(&r5, payload, len, &err), &err);
+	th_must(sk_refrecord_parse(&r5, payload, len, &err), &err);
 	free(payload);
 	r5.time += 1;
 	char *forged = NULL;
 	size_t flen = 0;
-	must(sk_refrecord_dump(&r5, 1, &forged, &flen, &err), &err);
+	th_must(sk_refrecord_dump(&r5, 1, &forged, &flen, &err), &err);
 	unsigned char *z = NULL;
 	size_t zlen = 0;
-	must(sk_obj_encode(SK_OBJ_REFRECORD, forged, flen, &z, &zlen, &err), &err);
+	th_must(sk_obj_encode(SK_OBJ_REFRECORD, forged, flen, &z, &zlen, &err), &err);
 	char *path = sk_odb_path(odb, &ids[5]);
 	unlink(path);
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0444);
@@ -808,7 +753,7 @@ static void test_chain_and_tamper(void **state)
 	close(fd);
 
 	/* head-only verification does not read the middle: still fine */
-	must(sk_refs_verify(fx->repo, ref, 0, NULL, &err), &err);
+	th_must(sk_refs_verify(fx->repo, ref, 0, NULL, &err), &err);
 	int rc = sk_refs_verify(fx->repo, ref, 1, NULL, &err);
 	assert_int_equal(rc, SK_ECORRUPT);
 	assert_int_equal(sk_err_exit_code(rc), 4);
@@ -826,12 +771,12 @@ static void test_chain_and_tamper(void **state)
 
 static void test_dangling_and_head_object(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	struct sk_err err;
-	struct sk_oid a = blob(fx->repo, "dangling");
-	must(update1(fx->repo, fx->key, "refs/services/d", &a, SK_EXPECT_ABSENT, NULL, NULL, &err),
-	     &err);
-	must(sk_refs_verify(fx->repo, "refs/services/d", 0, NULL, &err), &err);
+	struct sk_oid a = th_blob(fx->repo, "dangling");
+	th_must(update1(fx->repo, fx->key, "refs/services/d", &a, SK_EXPECT_ABSENT, NULL, NULL,
+			&err), &err);
+	th_must(sk_refs_verify(fx->repo, "refs/services/d", 0, NULL, &err), &err);
 	char *path = sk_odb_path(sk_repo_odb(fx->repo), &a);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(sk_refs_verify(fx->repo, "refs/services/d", 0, NULL, &err), SK_ECORRUPT);
@@ -839,13 +784,13 @@ static void test_dangling_and_head_object(void **state)
 	free(path);
 
 	/* the head file must be stored as the object of the same id */
-	struct sk_oid b = blob(fx->repo, "b");
-	must(update1(fx->repo, fx->key, "refs/services/e", &b, SK_EXPECT_ABSENT, NULL, NULL, &err),
-	     &err);
+	struct sk_oid b = th_blob(fx->repo, "b");
+	th_must(update1(fx->repo, fx->key, "refs/services/e", &b, SK_EXPECT_ABSENT, NULL, NULL,
+			&err), &err);
 	struct sk_oid head = record_id_of_file(fx, "refs/services/e");
 	path = sk_odb_path(sk_repo_odb(fx->repo), &head);
 	assert_int_equal(unlink(path), 0);
-	must(sk_refs_verify(fx->repo, "refs/services/e", 0, NULL, &err), &err);
+	th_must(sk_refs_verify(fx->repo, "refs/services/e", 0, NULL, &err), &err);
 	assert_int_equal(sk_refs_verify(fx->repo, "refs/services/e", 1, NULL, &err), SK_ECORRUPT);
 	free(path);
 
@@ -854,12 +799,12 @@ static void test_dangling_and_head_object(void **state)
 	char *dst = sk_path_join(fx->skiff, "refs/services/f");
 	char *bytes = NULL;
 	size_t len = 0;
-	must(sk_fs_read_file(src, 65536, &bytes, &len, &err), &err);
-	must(sk_fs_write_atomic(dst, bytes, len, 0644, &err), &err);
+	th_must(sk_fs_read_file(src, 65536, &bytes, &len, &err), &err);
+	th_must(sk_fs_write_atomic(dst, bytes, len, 0644, &err), &err);
 	struct sk_refrecord r;
 	assert_int_equal(sk_refs_read(fx->repo, "refs/services/f", &r, &err), SK_ECORRUPT);
 	/* a non-canonical ref file */
-	must(sk_fs_write_atomic(dst, "{ }", 3, 0644, &err), &err);
+	th_must(sk_fs_write_atomic(dst, "{ }", 3, 0644, &err), &err);
 	assert_int_equal(sk_refs_read(fx->repo, "refs/services/f", &r, &err), SK_ECORRUPT);
 	free(bytes);
 	free(src);
@@ -870,33 +815,33 @@ static void test_dangling_and_head_object(void **state)
 
 static void test_seen(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	struct sk_err err;
 	uint64_t seq = 99;
-	must(sk_refs_seen_get(fx->repo, "origin", "refs/services/a", &seq, &err), &err);
+	th_must(sk_refs_seen_get(fx->repo, "origin", "refs/services/a", &seq, &err), &err);
 	assert_int_equal(seq, 0);
-	must(sk_refs_seen_note(fx->repo, "origin", "refs/services/a", 5, &err), &err);
-	must(sk_refs_seen_get(fx->repo, "origin", "refs/services/a", &seq, &err), &err);
+	th_must(sk_refs_seen_note(fx->repo, "origin", "refs/services/a", 5, &err), &err);
+	th_must(sk_refs_seen_get(fx->repo, "origin", "refs/services/a", &seq, &err), &err);
 	assert_int_equal(seq, 5);
-	must(sk_refs_seen_note(fx->repo, "origin", "refs/services/a", 5, &err), &err);
+	th_must(sk_refs_seen_note(fx->repo, "origin", "refs/services/a", 5, &err), &err);
 	assert_int_equal(sk_refs_seen_note(fx->repo, "origin", "refs/services/a", 4, &err),
 			 SK_EROLLBACK);
 	assert_int_equal(sk_err_exit_code(SK_EROLLBACK), 4);
 	assert_non_null(strstr(err.message, "refs/services/a"));
-	must(sk_refs_seen_note(fx->repo, "origin", "refs/services/a", 7, &err), &err);
+	th_must(sk_refs_seen_note(fx->repo, "origin", "refs/services/a", 7, &err), &err);
 	/* per remote */
-	must(sk_refs_seen_note(fx->repo, "backup", "refs/services/a", 2, &err), &err);
+	th_must(sk_refs_seen_note(fx->repo, "backup", "refs/services/a", 2, &err), &err);
 	/* persisted across open */
 	struct sk_repo *r = NULL;
-	must(sk_repo_open(&r, fx->repo_dir, &err), &err);
-	must(sk_refs_seen_get(r, "origin", "refs/services/a", &seq, &err), &err);
+	th_must(sk_repo_open(&r, fx->repo_dir, &err), &err);
+	th_must(sk_refs_seen_get(r, "origin", "refs/services/a", &seq, &err), &err);
 	assert_int_equal(seq, 7);
 	assert_int_equal(sk_refs_seen_note(r, "origin", "refs/services/a", 6, &err), SK_EROLLBACK);
-	must(sk_refs_seen_get(r, "backup", "refs/services/a", &seq, &err), &err);
+	th_must(sk_refs_seen_get(r, "backup", "refs/services/a", &seq, &err), &err);
 	assert_int_equal(seq, 2);
 	sk_repo_free(r);
 	char *file = sk_path_join(fx->skiff, "seen/origin/refs/services/a"), *body = NULL;
-	must(sk_fs_read_file(file, 64, &body, NULL, &err), &err);
+	th_must(sk_fs_read_file(file, 64, &body, NULL, &err), &err);
 	assert_string_equal(body, "7\n");
 	free(body);
 	free(file);
@@ -953,7 +898,7 @@ static int racer(const char *dir, int id)
 
 static void test_cas_race(void **state)
 {
-	struct fx *fx = *state;
+	struct th_repo *fx = *state;
 	pid_t pids[RACERS];
 	for (int i = 0; i < RACERS; i++) {
 		pids[i] = fork();
@@ -969,10 +914,10 @@ static void test_cas_race(void **state)
 	}
 	struct sk_err err;
 	struct sk_refrecord r;
-	must(sk_refs_read(fx->repo, "refs/services/race", &r, &err), &err);
+	th_must(sk_refs_read(fx->repo, "refs/services/race", &r, &err), &err);
 	assert_int_equal(r.seq, RACERS * ROUNDS);
 	json_t *info = NULL;
-	must(sk_refs_verify(fx->repo, "refs/services/race", 1, &info, &err), &err);
+	th_must(sk_refs_verify(fx->repo, "refs/services/race", 1, &info, &err), &err);
 	assert_int_equal(json_integer_value(json_object_get(info, "records_checked")),
 			 RACERS * ROUNDS);
 	json_decref(info);

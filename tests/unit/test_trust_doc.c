@@ -46,6 +46,21 @@ static char *dump(const struct sk_trust *t)
 	return out;
 }
 
+/* The canonical bytes out parse back to a policy that dumps to out again. */
+static void assert_round_trips(const char *out)
+{
+	json_t *j;
+	struct sk_err err;
+	assert_int_equal(sk_cjson_parse(out, strlen(out), &j, &err), 0);
+	struct sk_trust *back;
+	assert_int_equal(sk_trust_from_json(&back, j, &err), 0);
+	json_decref(j);
+	char *again = dump(back);
+	assert_string_equal(again, out);
+	free(again);
+	sk_trust_free(back);
+}
+
 static void test_initial_policy(void **state)
 {
 	(void)state;
@@ -86,18 +101,8 @@ static void test_initial_policy(void **state)
 		"{\"pattern\":\"refs/secrets/*\",\"roles\":[\"operator\"]},"
 		"{\"pattern\":\"refs/**\",\"roles\":[\"operator\"]}],\"v\":1}";
 	assert_string_equal(out, want);
-	/* the canonical bytes parse back to the same policy */
-	json_t *j;
-	struct sk_err err;
-	assert_int_equal(sk_cjson_parse(out, strlen(out), &j, &err), 0);
-	struct sk_trust *back;
-	assert_int_equal(sk_trust_from_json(&back, j, &err), 0);
-	json_decref(j);
-	char *again = dump(back);
-	assert_string_equal(again, out);
-	free(again);
+	assert_round_trips(out);
 	free(out);
-	sk_trust_free(back);
 	sk_trust_free(t);
 
 	unsigned char pub[32];
@@ -163,18 +168,9 @@ static void test_add_grant(void **state)
 	assert_int_equal(t->nkeys, 3);
 	assert_int_equal(t->keys[2].ngrants, 1);
 
-	/* the result round-trips canonically */
 	char *out = dump(t);
-	json_t *j;
-	assert_int_equal(sk_cjson_parse(out, strlen(out), &j, &err), 0);
-	struct sk_trust *back;
-	assert_int_equal(sk_trust_from_json(&back, j, &err), 0);
-	char *again = dump(back);
-	assert_string_equal(again, out);
-	json_decref(j);
+	assert_round_trips(out);
 	free(out);
-	free(again);
-	sk_trust_free(back);
 	sk_trust_free(t);
 }
 
