@@ -243,16 +243,25 @@ static int parse_global(struct sk_cli *cli, int argc, char **argv, int *want_hel
 	return optind;
 }
 
+static void version_text(FILE *out, const json_t *r)
+{
+	fprintf(out, "skiff %s\n", json_string_value(json_object_get(r, "version")));
+}
+
+static int show_version(struct sk_cli *cli)
+{
+	sk_cli_result(cli, json_pack("{s:s}", "version", SKIFF_VERSION), version_text);
+	return 0;
+}
+
 static int run(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 {
 	int want_help = 0, want_version = 0;
 	int idx = parse_global(cli, argc, argv, &want_help, &want_version, err);
 	if (idx < 0)
 		return idx;
-	if (want_version) {
-		sk_cli_result(cli, json_pack("{s:s}", "version", SKIFF_VERSION), NULL);
-		return 0;
-	}
+	if (want_version)
+		return show_version(cli);
 	if (want_help) {
 		print_help(cli, NULL);
 		return 0;
@@ -270,10 +279,8 @@ static int run(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 		print_help(cli, hc);
 		return 0;
 	}
-	if (strcmp(name, "version") == 0) {
-		sk_cli_result(cli, json_pack("{s:s}", "version", SKIFF_VERSION), NULL);
-		return 0;
-	}
+	if (strcmp(name, "version") == 0)
+		return show_version(cli);
 	int words = 1;
 	const struct sk_cmd *cmd = find_cmd(argc - idx, argv + idx, &words);
 	if (!cmd && is_group(name))

@@ -996,6 +996,25 @@ static int scan_fanout(struct sk_odb *odb, unsigned ab, const char *rest_prefix,
 	return rc;
 }
 
+int sk_odb_list_temp(struct sk_odb *odb, json_t **out, struct sk_err *err)
+{
+	DIR *d = opendir(odb->dir);
+	if (!d)
+		return sk_err_errno(err, errno, "cannot read", odb->dir);
+	json_t *list = json_array();
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (strncmp(e->d_name, "incoming.tmp.", 13) != 0)
+			continue;
+		char *p = sk_path_join(odb->dir, e->d_name);
+		json_array_append_new(list, json_string(p));
+		free(p);
+	}
+	closedir(d);
+	*out = list;
+	return 0;
+}
+
 int sk_odb_foreach(struct sk_odb *odb, int (*fn)(const struct sk_oid *, void *), void *arg,
 		   struct sk_err *err)
 {

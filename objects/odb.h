@@ -79,6 +79,10 @@ int sk_odb_resolve_prefix(struct sk_odb *odb, const char *prefix, struct sk_oid 
 int sk_odb_foreach(struct sk_odb *odb, int (*fn)(const struct sk_oid *, void *), void *arg,
 		   struct sk_err *err);
 
+/* Temporary files in the objects directory (incoming.tmp.*): a writer in
+ * flight, or one that died before renaming. A JSON array of paths. */
+int sk_odb_list_temp(struct sk_odb *odb, json_t **out, struct sk_err *err);
+
 /* Path of an object's file (malloc'd). */
 char *sk_odb_path(struct sk_odb *odb, const struct sk_oid *oid);
 

@@ -107,6 +107,20 @@ static json_t *stale_lock_warnings(struct sk_repo *repo)
 							  "ref", ref ? ref : "?", "message", msg));
 	}
 	json_decref(locks);
+	json_t *temps = NULL;
+	if (sk_odb_list_temp(sk_repo_odb(repo), &temps, &err) == 0) {
+		json_array_foreach(temps, i, l) {
+			char msg[SK_ERR_MSG];
+			snprintf(msg, sizeof(msg), "temporary object %s is present; if no skiff "
+						   "process is running it was left by a writer that died "
+						   "and can be removed",
+				 json_string_value(l));
+			json_array_append_new(warnings,
+					      json_pack("{s:s, s:O, s:s}", "kind", "stale_temp",
+							"path", l, "message", msg));
+		}
+		json_decref(temps);
+	}
 	return warnings;
 }
 

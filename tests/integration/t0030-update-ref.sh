@@ -134,6 +134,15 @@ test_expect_success 'a leftover lock file: locked, exit 3, with a hint; ref unch
 	test "$(skiff rev-parse refs/services/a)" = $O1
 '
 
+test_expect_success 'a temporary object left by a dead writer is a fsck warning, not a problem' '
+	cd repo &&
+	printf junk >.skiff/objects/incoming.tmp.999999.deadbeef &&
+	skiff --format=json fsck >"$TRASH/out" &&
+	json_is .ok true &&
+	json_is "[.warnings[] | select(.kind == \"stale_temp\")] | length" 1 &&
+	rm .skiff/objects/incoming.tmp.999999.deadbeef
+'
+
 test_expect_success 'show-ref lists live refs; patterns; no match is exit 7' '
 	cd repo &&
 	skiff --format=json show-ref >"$TRASH/out" &&
