@@ -386,6 +386,7 @@ int sk_odb_write_raw(struct sk_odb *odb, const struct sk_oid *oid, const void *z
 
 struct blobw {
 	struct sk_hasher *h;
+	struct sk_hash_thread *ht; /* large blobs: hashing beside compression */
 	ZSTD_CCtx *c;      /* NULL when only hashing */
 	struct tmpobj t;
 	unsigned char *out;
@@ -416,15 +417,13 @@ static int blobw_compress(struct blobw *w, const void *src, size_t len, ZSTD_End
 
 static int blobw_chunk(struct blobw *w, const unsigned char *p, size_t n, struct sk_err *err)
 {
-	/* Compression first: with worker threads it only queues the data,
-	 * so hashing on this thread overlaps the compression. */
-	if (w->c) {
-		int rc = blobw_compress(w, p, n, ZSTD_e_continue, err);
-		if (rc)
-			return rc;
-	}
-	sk_hasher_update(w->h, p, n);
-	return 0;
+	/* The hash thread (when there is one) hashes p while this thread
+	 * compresses and writes it. */
+	if (w->ht)
+		sk_hash_thread_feed(w->ht, p, n);
+	else
+		sk_hasher_update(w->h, p, n);
+	return w->c ? blobw_compress(w, p, n, ZSTD_e_continue, err) : 0;
 }
 
 static int blobw_start(struct sk_odb *odb, struct blobw *w, uint64_t len, int write,
@@ -469,15 +468,20 @@ static int read_some(int fd, unsigned char *buf, size_t want, size_t *got, struc
 	return 0;
 }
 
+/* Reads into two buffers in turn, so the hash thread can hash one while
+ * the next is read (see objects/hashthread.c). */
 static int blobw_pump(struct blobw *w, int fd, uint64_t len, struct sk_err *err)
 {
 	size_t cap = len < STREAM_IN ? (size_t)len + 1 : STREAM_IN;
-	unsigned char *buf = malloc(cap);
-	if (!buf)
+	unsigned char *bufs = malloc(2 * cap);
+	if (!bufs)
 		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	if (w->c && len > MT_THRESHOLD)
+		w->ht = sk_hash_thread_start(w->h);
 	uint64_t done = 0;
-	int rc = 0;
+	int rc = 0, which = 0;
 	while (!rc && done < len) {
+		unsigned char *buf = bufs + (which ^= 1) * cap;
 		size_t want = len - done < cap ? (size_t)(len - done) : cap, got;
 		rc = read_some(fd, buf, want, &got, err);
 		if (!rc && got == 0)
@@ -488,7 +492,9 @@ static int blobw_pump(struct blobw *w, int fd, uint64_t len, struct sk_err *err)
 			rc = blobw_chunk(w, buf, got, err);
 		done += rc ? 0 : got;
 	}
-	free(buf);
+	sk_hash_thread_stop(w->ht); /* all of the input is hashed from here on */
+	w->ht = NULL;
+	free(bufs);
 	return rc;
 }
 
