@@ -29,8 +29,10 @@ int cmd_init(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 		return rc;
 	struct sk_oid trust;
 	struct sk_err ignore;
-	json_t *r = json_pack("{s:s, s:{s:s, s:s}}", "path", sk_repo_path(repo), "identity", "name",
-			      sk_key_name(cli->key), "id", sk_key_id(cli->key));
+	char *abs = realpath(sk_repo_path(repo), NULL);
+	json_t *r = json_pack("{s:s, s:{s:s, s:s}}", "path", abs ? abs : sk_repo_path(repo),
+			      "identity", "name", sk_key_name(cli->key), "id", sk_key_id(cli->key));
+	free(abs);
 	if (sk_refs_resolve(repo, "refs/meta/trust", &trust, &ignore) == 0)
 		json_object_set_new(r, "trust", sk_json_oid(&trust));
 	sk_repo_free(repo);
