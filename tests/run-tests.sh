@@ -21,18 +21,31 @@ count() { # count NAME STATUS PASSED FAILED
 	fi
 }
 
+# run_one KIND NAME PASS_SED FAIL_SED SHOW_FILTER CMD...: runs CMD, reads its
+# pass and fail counts from its output with the two sed patterns, prints a
+# line and adds to the totals; on failure shows the output lines that
+# SHOW_FILTER (an egrep pattern, "-v PATTERN" to exclude) keeps.
+run_one() {
+	local kind=$1 name=$2 psed=$3 fsed=$4 show=$5 out st p f
+	shift 5
+	out=$("$@" 2>&1)
+	st=$?
+	p=$(printf '%s\n' "$out" | sed -n "$psed" | tail -1)
+	f=$(printf '%s\n' "$out" | sed -n "$fsed" | tail -1)
+	p=${p:-0}
+	f=${f:-0}
+	# shellcheck disable=SC2086
+	[ $st -ne 0 ] && printf '%s\n' "$out" | grep -E $show | tail -60
+	printf '%-6s %-28s %3d passed, %d failed\n' "$kind" "$name" "$p" "$f"
+	count "$kind/$name" $st "$p" "$f"
+}
+
 run_unit() {
 	for t in "$BUILD"/tests/test_*; do
 		[ -x "$t" ] || continue
-		out=$("$t" 2>&1)
-		st=$?
-		p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
-		f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
-		p=${p:-0}
-		f=${f:-0}
-		[ $st -ne 0 ] && printf '%s\n' "$out" | grep -E 'FAIL|ERROR|error|Assert|Sanitizer|runtime error' | head -40
-		printf 'unit   %-28s %3d passed, %d failed\n' "$(basename "$t")" "$p" "$f"
-		count "unit/$(basename "$t")" $st "$p" "$f"
+		run_one unit "$(basename "$t")" 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' \
+			's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' \
+			'FAIL|ERROR|error|Assert|Sanitizer|runtime error' "$t"
 	done
 }
 
@@ -40,26 +53,16 @@ run_fuzz() {
 	for t in "$BUILD"/tests/replay_fuzz_*; do
 		[ -x "$t" ] || continue
 		name=${t##*/replay_}
-		out=$("$t" "tests/fuzz/corpus/$name" 2>&1)
-		st=$?
-		[ $st -ne 0 ] && printf '%s\n' "$out" | tail -20
-		printf 'fuzz   %-28s %s\n' "$name" "$(printf '%s\n' "$out" | tail -1)"
-		count "fuzz/$name" $st $((st == 0)) 0
+		run_one fuzz "$name" 's/^replayed [0-9]* inputs.*/1/p' 's/^\(no\)match$//p' \
+			'.' "$t" "tests/fuzz/corpus/$name"
 	done
 }
 
 run_integration() {
 	for t in tests/integration/t[0-9]*.sh; do
 		[ -f "$t" ] || continue
-		out=$(bash "$t" 2>&1)
-		st=$?
-		p=$(printf '%s\n' "$out" | sed -n 's/^# passed \([0-9]*\).*/\1/p' | tail -1)
-		f=$(printf '%s\n' "$out" | sed -n 's/^# passed [0-9]*, failed \([0-9]*\).*/\1/p' | tail -1)
-		p=${p:-0}
-		f=${f:-0}
-		[ $st -ne 0 ] && printf '%s\n' "$out" | grep -v '^ok ' | tail -60
-		printf 'integ  %-28s %3d passed, %d failed\n' "$(basename "$t" .sh)" "$p" "$f"
-		count "integration/$(basename "$t")" $st "$p" "$f"
+		run_one integ "$(basename "$t" .sh)" 's/^# passed \([0-9]*\).*/\1/p' \
+			's/^# passed [0-9]*, failed \([0-9]*\).*/\1/p' '-v ^ok' bash "$t"
 	done
 }
 
