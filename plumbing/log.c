@@ -65,9 +65,14 @@ int cmd_log(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 	int rc = sk_ref_name_check(ref, err);
 	if (rc < 0)
 		return rc;
+	/* The head record verifies before its history is shown; the walk
+	 * checks each older record's hash and link (verify-ref --chain also
+	 * checks their signatures). */
+	if ((rc = sk_refs_verify(cli->repo, ref, 0, NULL, err)) < 0)
+		return rc;
 	struct sk_trust *policy = NULL;
-	struct sk_err ignore;
-	sk_refs_load_trust(cli->repo, &policy, &ignore); /* names only; verify-ref verifies */
+	if ((rc = sk_refs_load_trust(cli->repo, &policy, err)) < 0)
+		return rc;
 	struct log_ctx ctx = { json_array(), policy };
 	rc = sk_refs_walk(cli->repo, ref, (size_t)max, add_record, &ctx, err);
 	sk_trust_free(policy);

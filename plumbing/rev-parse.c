@@ -1,7 +1,10 @@
 /*
  * skiff rev-parse NAME: a ref, a full id or an unambiguous prefix to one
  * full id. The resolver here is shared by every command that takes an
- * object name, so names mean the same thing everywhere.
+ * object name, so names mean the same thing everywhere. A ref is resolved
+ * only after its head record verifies (signature, role, target present):
+ * every reader verifies, at the constant cost of verify-ref without
+ * --chain.
  */
 #include <string.h>
 
@@ -34,6 +37,8 @@ int sk_plumbing_resolve(struct sk_repo *repo, const char *name, struct sk_oid *o
 	if (strncmp(name, "refs/", 5) == 0) {
 		int rc = sk_ref_name_check(name, err);
 		if (rc == 0)
+			rc = sk_refs_verify(repo, name, 0, NULL, err);
+		if (rc == 0)
 			rc = sk_refs_resolve(repo, name, out, err);
 		if (rc == 0 && ref)
 			memcpy(ref, name, len + 1); /* checked: at most SK_REF_MAX bytes */
@@ -48,9 +53,10 @@ int sk_plumbing_resolve(struct sk_repo *repo, const char *name, struct sk_oid *o
 	sk_err_clear(&sub);
 	if (len + 5 <= SK_REF_MAX && sk_ref_name_check(full, &sub) == 0 &&
 	    sk_refs_resolve(repo, full, out, &sub) == 0) {
-		if (ref)
+		int rc = sk_refs_verify(repo, full, 0, NULL, err);
+		if (rc == 0 && ref)
 			memcpy(ref, full, strlen(full) + 1);
-		return 0;
+		return rc;
 	}
 	return sk_err_set(err, SK_ENOTFOUND, "give a ref (refs/…), a full id or at least 8 hex digits",
 			  "'%s' is not a ref, an object id or an id prefix", name);

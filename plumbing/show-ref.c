@@ -1,6 +1,8 @@
 /*
  * skiff show-ref [PATTERN]: live refs, sorted by name. PATTERN is a ref
- * glob or a name prefix that ends at a component boundary.
+ * glob or a name prefix that ends at a component boundary. Each listed
+ * record is verified (signature and role) before it is shown; one that
+ * fails stops the listing with exit 4.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,18 +39,31 @@ int cmd_show_ref(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 	struct sk_refrecord *recs = NULL;
 	size_t n = 0;
 	int rc = sk_refs_list(cli->repo, NULL, 0, &recs, &n, err);
-	if (rc < 0)
-		return rc;
+	struct sk_trust *policy = NULL;
+	if (rc == 0)
+		rc = sk_refs_load_trust(cli->repo, &policy, err); /* verifies refs/meta/trust */
 	json_t *arr = json_array();
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (!matches(pattern, recs[i].ref))
 			continue;
+		if (strcmp(recs[i].ref, "refs/meta/trust") != 0 &&
+		    (rc = sk_refs_verify_record(policy, &recs[i], err)) < 0) {
+			snprintf(err->hint, sizeof(err->hint),
+				 "run `skiff fsck` for every problem; `skiff verify-ref %s` for this one",
+				 recs[i].ref);
+			break;
+		}
 		json_array_append_new(arr, json_pack("{s:s, s:o, s:I, s:s, s:I}", "ref", recs[i].ref,
 						     "oid", sk_json_oid(&recs[i].oid), "seq",
 						     (json_int_t)recs[i].seq, "signer", recs[i].signer,
 						     "time", (json_int_t)recs[i].time));
 	}
 	free(recs);
+	sk_trust_free(policy);
+	if (rc < 0) {
+		json_decref(arr);
+		return rc;
+	}
 	if (pattern && json_array_size(arr) == 0) {
 		json_decref(arr);
 		return sk_err_set(err, SK_ENOTFOUND, "skiff show-ref lists every ref",

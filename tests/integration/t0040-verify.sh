@@ -45,6 +45,18 @@ test_expect_success 'an edited ref file fails its signature (exit 4)' '
 	expect_exit 4 skiff fsck
 '
 
+test_expect_success 'every reader verifies: rev-parse, show-ref, log, cat-object of a forged ref fail (exit 4)' '
+	cd edited &&
+	expect_exit 4 skiff --format=json rev-parse refs/services/api &&
+	json_is .error.code bad_signature &&
+	expect_exit 4 skiff rev-parse services/api &&
+	expect_exit 4 skiff --format=json show-ref &&
+	json_is ".error.hint | test(\"verify-ref refs/services/api\")" true &&
+	expect_exit 4 skiff log refs/services/api &&
+	expect_exit 4 skiff cat-object -p refs/services/api &&
+	test "$(skiff rev-parse refs/meta/trust)" = "$(cd ../repo && skiff rev-parse refs/meta/trust)"
+'
+
 test_expect_success 'a non-canonical ref file is rejected' '
 	cp -a repo noncanon && cd noncanon &&
 	jq . .skiff/refs/services/api >x && mv x .skiff/refs/services/api &&
@@ -65,6 +77,8 @@ test_expect_success 'a record signed by a key without the role for that ref fail
 	expect_exit 4 skiff verify-ref refs/services/web &&
 	cp ../other/.skiff/refs/services/api .skiff/refs/services/api &&
 	expect_exit 4 skiff --format=json verify-ref refs/services/api &&
+	json_is .error.code role_denied &&
+	expect_exit 4 skiff --format=json rev-parse refs/services/api &&
 	json_is .error.code role_denied
 '
 
