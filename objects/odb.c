@@ -15,6 +15,11 @@
  *    moment output would pass what the header declared. A reader that
  *    asks for SK_ODB_VERIFY also gets the id recomputed and JSON checked
  *    for canonical form; the cheap format checks run on every read.
+ *  - sk_odb_stream holds at most two STREAM_CHUNK buffers of a blob (plus
+ *    the compressed input buffer and zstd's window, itself capped by
+ *    WINDOW_LOG_MAX), so verifying or printing a blob needs a few MiB
+ *    whatever its size. JSON types are small (SK_CJSON_MAX) and are read
+ *    whole, since their canonical check needs the whole document.
  *
  * Temp files never sit in ab/ directories, and sk_odb_foreach only
  * reports names of exactly 62 lowercase hex digits, so a crash mid-write
@@ -44,6 +49,7 @@
 #define STREAM_IN ((size_t)4 << 20)    /* read size for sk_odb_write_fd */
 #define STREAM_OUT ((size_t)1 << 20)   /* compressed bytes buffered before write */
 #define READ_BUF_MAX ((size_t)1 << 20) /* compressed input buffer for reads */
+#define STREAM_CHUNK ((size_t)1 << 20) /* decompressed bytes per streamed chunk */
 #define WINDOW_LOG_MAX 23              /* 8 MiB: above what levels 1..19 use */
 #define WRITEBACK_STEP ((uint64_t)8 << 20)
 
@@ -566,6 +572,13 @@ static int corrupt(const struct zdec *z, struct sk_err *err, const char *why)
 	return sk_err_set(err, SK_ECORRUPT, fsck_hint, "object %s is corrupt: %s", z->name, why);
 }
 
+static int too_long(const struct zdec *z, uint64_t declared, struct sk_err *err)
+{
+	return sk_err_set(err, SK_ETOOBIG, fsck_hint,
+			  "object %s holds more than the %" PRIu64 " bytes its header declares",
+			  z->name, declared);
+}
+
 static void dec_init(struct zdec *z, const char *name)
 {
 	memset(z, 0, sizeof(*z));
@@ -640,9 +653,7 @@ static int dec_finish(struct zdec *z, uint64_t declared, struct sk_err *err)
 		if (rc)
 			return rc;
 		if (got)
-			return sk_err_set(err, SK_ETOOBIG, fsck_hint,
-					  "object %s holds more than the %" PRIu64
-					  " bytes its header declares", z->name, declared);
+			return too_long(z, declared, err);
 	}
 	if (z->src.in.pos == z->src.in.size && !z->src.eof) {
 		int rc = src_fill(&z->src, err);
@@ -735,16 +746,23 @@ static int check_type(const struct zdec *z, enum sk_otype got, enum sk_otype exp
 			  sk_otype_name(got), sk_otype_name(expect));
 }
 
+/* Payload bytes that came with the header read: at most what it declares. */
+static int hdr_rest(const struct zdec *z, const struct objhdr *h, size_t got, size_t *have,
+		    struct sk_err *err)
+{
+	*have = got - h->hlen;
+	return *have > h->len ? too_long(z, h->len, err) : 0;
+}
+
 /* Reads the rest of the payload into a buffer that grows only as real
  * output arrives, unless the frame has already vouched for the size. */
 static int dec_payload(struct zdec *z, const struct objhdr *h, const char *hdr, size_t got,
 		       unsigned char **out, struct sk_err *err)
 {
-	size_t have = got - h->hlen;
-	if (have > h->len)
-		return sk_err_set(err, SK_ETOOBIG, fsck_hint,
-				  "object %s holds more than the %" PRIu64
-				  " bytes its header declares", z->name, h->len);
+	size_t have;
+	int rc = hdr_rest(z, h, got, &have, err);
+	if (rc)
+		return rc;
 	size_t len = (size_t)h->len;
 	size_t cap = z->fcs != ZSTD_CONTENTSIZE_UNKNOWN || len < (1u << 20) ? len : (1u << 20);
 	unsigned char *buf = malloc(cap + 1);
@@ -762,7 +780,7 @@ static int dec_payload(struct zdec *z, const struct objhdr *h, const char *hdr, 
 			buf = nb;
 		}
 		size_t n;
-		int rc = dec_read(z, buf + have, cap - have, &n, err);
+		rc = dec_read(z, buf + have, cap - have, &n, err);
 		if (rc) {
 			free(buf);
 			return rc;
@@ -796,18 +814,26 @@ static int as_corrupt(struct sk_err *err, const char *name)
 	return SK_ECORRUPT;
 }
 
+static int check_id(const struct zdec *z, const struct sk_oid *want, const struct sk_oid *got,
+		    struct sk_err *err)
+{
+	if (sk_oid_cmp(got, want) == 0)
+		return 0;
+	char hex[SK_OID_HEXSZ + 1];
+	return sk_err_set(err, SK_ECORRUPT, fsck_hint,
+			  "hash mismatch: object %s holds the content of %s", z->name,
+			  sk_oid_tohex(got, hex));
+}
+
 static int verify_payload(const struct zdec *z, const struct readopts *o, enum sk_otype t,
 			  const unsigned char *p, size_t len, struct sk_err *err)
 {
 	if (o->want) {
 		struct sk_oid id;
 		sk_oid_hash(&id, t, p, len);
-		if (sk_oid_cmp(&id, o->want) != 0) {
-			char hex[SK_OID_HEXSZ + 1];
-			return sk_err_set(err, SK_ECORRUPT, fsck_hint,
-					  "hash mismatch: object %s holds the content of %s", z->name,
-					  sk_oid_tohex(&id, hex));
-		}
+		int rc = check_id(z, o->want, &id, err);
+		if (rc)
+			return rc;
 	}
 	if (o->check_json && sk_otype_is_json(t)) {
 		json_t *doc = NULL;
@@ -819,26 +845,45 @@ static int verify_payload(const struct zdec *z, const struct readopts *o, enum s
 	return 0;
 }
 
+/* What every read does before the payload: frame and header checks,
+ * then the type the caller expects. */
+static int dec_start(struct zdec *z, enum sk_otype expect, char hdr[HDR_MAX], size_t *got,
+		     struct objhdr *h, struct sk_err *err)
+{
+	int rc = dec_header(z, hdr, got, h, err);
+	return rc ? rc : check_type(z, h->type, expect, err);
+}
+
+/* The rest of a whole read: payload into memory, frame end, checks. */
+static int dec_whole(struct zdec *z, const struct readopts *o, const struct objhdr *h,
+		     const char *hdr, size_t got, unsigned char **out, struct sk_err *err)
+{
+	unsigned char *buf = NULL;
+	int rc = dec_payload(z, h, hdr, got, &buf, err);
+	if (!rc)
+		rc = dec_finish(z, h->len, err);
+	if (!rc)
+		rc = verify_payload(z, o, h->type, buf, (size_t)h->len, err);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	return 0;
+}
+
 static int dec_object(struct zdec *z, const struct readopts *o, enum sk_otype *type,
 		      unsigned char **payload, size_t *len, struct sk_err *err)
 {
 	char hdr[HDR_MAX];
 	size_t got = 0;
 	struct objhdr h;
-	int rc = dec_header(z, hdr, &got, &h, err);
-	if (!rc)
-		rc = check_type(z, h.type, o->expect, err);
 	unsigned char *buf = NULL;
+	int rc = dec_start(z, o->expect, hdr, &got, &h, err);
 	if (!rc)
-		rc = dec_payload(z, &h, hdr, got, &buf, err);
-	if (!rc)
-		rc = dec_finish(z, h.len, err);
-	if (!rc)
-		rc = verify_payload(z, o, h.type, buf, (size_t)h.len, err);
-	if (rc) {
-		free(buf);
+		rc = dec_whole(z, o, &h, hdr, got, &buf, err);
+	if (rc)
 		return rc;
-	}
 	if (type)
 		*type = h.type;
 	if (len)
@@ -942,6 +987,142 @@ int sk_odb_read_json(struct sk_odb *odb, const struct sk_oid *oid, enum sk_otype
 	else if (sk_cjson_parse(p, len, out, err) != 0)
 		rc = as_corrupt(err, hex);
 	free(p);
+	return rc;
+}
+
+/* --- streaming reads ----------------------------------------------- */
+
+/* A blob on its way out: where its bytes go and how its id is rebuilt. */
+struct zstream {
+	int (*sink)(const void *buf, size_t len, void *arg);
+	void *arg;
+	struct sk_hasher *h;
+	struct sk_hash_thread *ht; /* large blobs: hashing beside decompression */
+};
+
+/* Hands bytes to the sink. A sink that stops without filling err (it
+ * may, through its arg) gets a generic message, so a failure always
+ * comes with one. */
+static int stream_sink(const struct zdec *z, const struct zstream *s, const void *p, size_t n,
+		       struct sk_err *err)
+{
+	if (!s->sink || n == 0)
+		return 0;
+	if (err)
+		err->code = 0;
+	int rc = s->sink(p, n, s->arg);
+	if (rc && err && err->code == 0)
+		sk_err_set(err, rc, NULL, "reading object %s: the output stopped", z->name);
+	return rc;
+}
+
+static int stream_chunk(const struct zdec *z, struct zstream *s, const void *p, size_t n,
+			struct sk_err *err)
+{
+	/* The hash thread (when there is one) hashes p while the sink reads
+	 * it; neither writes to it. */
+	if (s->ht)
+		sk_hash_thread_feed(s->ht, p, n);
+	else
+		sk_hasher_update(s->h, p, n);
+	return stream_sink(z, s, p, n, err);
+}
+
+/* Decompresses the payload in chunks of at most STREAM_CHUNK into two
+ * buffers in turn, so the hash thread hashes one while the next fills.
+ * Like dec_payload it never asks for more than the header declares;
+ * dec_finish then checks that the frame ends there. */
+static int stream_payload(struct zdec *z, const struct objhdr *h, const char *hdr, size_t got,
+			  struct zstream *s, struct sk_err *err)
+{
+	size_t have;
+	int rc = hdr_rest(z, h, got, &have, err);
+	if (!rc)
+		rc = stream_chunk(z, s, hdr + h->hlen, have, err); /* hashed inline */
+	uint64_t done = have;
+	if (rc || done == h->len)
+		return rc;
+	size_t cap = h->len - done < STREAM_CHUNK ? (size_t)(h->len - done) : STREAM_CHUNK;
+	unsigned char *bufs = malloc(2 * cap);
+	if (!bufs)
+		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	if (h->len > MT_THRESHOLD)
+		s->ht = sk_hash_thread_start(s->h);
+	int which = 0;
+	while (!rc && done < h->len && !z->done) {
+		unsigned char *buf = bufs + (which ^= 1) * cap;
+		uint64_t left = h->len - done;
+		size_t n = 0;
+		rc = dec_read(z, buf, left < cap ? (size_t)left : cap, &n, err);
+		if (!rc)
+			rc = stream_chunk(z, s, buf, n, err);
+		done += n;
+	}
+	sk_hash_thread_stop(s->ht); /* all of the payload is hashed from here on */
+	s->ht = NULL;
+	free(bufs);
+	if (!rc && done < h->len)
+		rc = corrupt(z, err, "payload shorter than its header declares");
+	return rc;
+}
+
+static int stream_blob(struct zdec *z, const struct sk_oid *want, const struct objhdr *h,
+		       const char *hdr, size_t got, struct zstream *s, struct sk_err *err)
+{
+	s->h = sk_hasher_new(h->type, h->len);
+	int rc = stream_payload(z, h, hdr, got, s, err);
+	if (!rc)
+		rc = dec_finish(z, h->len, err);
+	if (!rc) {
+		struct sk_oid id;
+		sk_hasher_final(s->h, &id);
+		rc = check_id(z, want, &id, err);
+	}
+	sk_hasher_free(s->h);
+	s->h = NULL;
+	return rc;
+}
+
+static int dec_stream(struct zdec *z, const struct sk_oid *oid, enum sk_otype expect,
+		      struct zstream *s, enum sk_otype *type, uint64_t *size, struct sk_err *err)
+{
+	char hdr[HDR_MAX];
+	size_t got = 0;
+	struct objhdr h;
+	int rc = dec_start(z, expect, hdr, &got, &h, err);
+	if (rc)
+		return rc;
+	if (sk_otype_is_json(h.type)) {
+		/* Capped at SK_CJSON_MAX, and the canonical check needs the
+		 * whole document: read it whole, verify, then hand it over. */
+		struct readopts o = { expect, oid, 1 };
+		unsigned char *buf = NULL;
+		rc = dec_whole(z, &o, &h, hdr, got, &buf, err);
+		if (!rc)
+			rc = stream_sink(z, s, buf, (size_t)h.len, err);
+		free(buf);
+	} else {
+		rc = stream_blob(z, oid, &h, hdr, got, s, err);
+	}
+	if (rc)
+		return rc;
+	if (type)
+		*type = h.type;
+	if (size)
+		*size = h.len;
+	return 0;
+}
+
+int sk_odb_stream(struct sk_odb *odb, const struct sk_oid *oid, enum sk_otype expect,
+		  int (*sink)(const void *buf, size_t len, void *arg), void *arg,
+		  enum sk_otype *type, uint64_t *size, struct sk_err *err)
+{
+	struct zdec z;
+	struct zstream s = { sink, arg, NULL, NULL };
+	int rc = dec_open_file(odb, &z, oid, err);
+	if (!rc)
+		rc = dec_stream(&z, oid, expect, &s, type, size, err);
+	dec_free(&z);
 	return rc;
 }
 

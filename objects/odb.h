@@ -5,7 +5,8 @@
  * fsync, rename and directory fsync; an object is visible only once
  * complete, and a failed write leaves neither the object nor a temp file. Reads cap the decompressed size before and while
  * decompressing (a frame that lies about its size stops at the cap) and,
- * with SK_ODB_VERIFY, recompute the id. JSON types are checked for
+ * with SK_ODB_VERIFY, recompute the id. sk_odb_stream verifies or
+ * copies out a blob of any size in bounded memory. JSON types are checked for
  * canonical form on every write and every verified read.
  *
  * The same encoded bytes travel to and from remotes: sk_obj_encode and
@@ -63,6 +64,26 @@ int sk_odb_read_header(struct sk_odb *odb, const struct sk_oid *oid, enum sk_oty
 int sk_odb_read(struct sk_odb *odb, const struct sk_oid *oid, enum sk_otype expect,
 		unsigned flags, enum sk_otype *type, unsigned char **payload, size_t *len,
 		struct sk_err *err);
+/* Verifies an object and hands its payload to sink in order, without
+ * holding a blob in memory: blobs are decompressed in chunks of at most
+ * 1 MiB (peak memory a few MiB whatever the size) while the id is
+ * recomputed, and the same format, size-cap and trailing-bytes checks as
+ * sk_odb_read run as the bytes go by. JSON types are read whole, verified
+ * (id and canonical form) and only then handed over in one call. The id
+ * is always checked: SK_ECORRUPT "hash mismatch" when it differs. expect,
+ * type and size are as in sk_odb_read (type and size set on success).
+ * sink may be NULL (verify only). A sink returning nonzero stops the read
+ * and sk_odb_stream returns that value; the sink may fill err itself
+ * (pass it through arg), or a generic message is set.
+ *
+ * A blob's sink may already have received every byte when a hash
+ * mismatch, truncation or oversize frame is found: a caller printing to
+ * a terminal gets the error after the bytes (as git does). A caller that
+ * must not act on unverified bytes verifies first (sink NULL) and then
+ * streams, or collects the bytes where it can discard them. */
+int sk_odb_stream(struct sk_odb *odb, const struct sk_oid *oid, enum sk_otype expect,
+		  int (*sink)(const void *buf, size_t len, void *arg), void *arg,
+		  enum sk_otype *type, uint64_t *size, struct sk_err *err);
 /* Reads and parses a JSON object of type expect (SK_OBJ_NONE: any JSON
  * type). The strict canonical parse always runs; SK_ODB_VERIFY adds the
  * id check. A stored payload that does not parse is SK_ECORRUPT. */

@@ -3,7 +3,13 @@
  * Reads one object with hash verification. Text mode prints the payload
  * (pretty JSON for -p, raw bytes for TYPE and for blobs); JSON mode embeds
  * the parsed document, or base64 for blob bytes.
+ *
+ * In text mode a blob is streamed to standard output as it is verified,
+ * so printing one needs a few MiB of memory whatever its size; a hash
+ * mismatch found at its end fails the command after the bytes were
+ * written (as git does). JSON mode must hold the whole blob to base64 it.
  */
+#include <errno.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +75,60 @@ static int emit_content(struct sk_cli *cli, enum mode m, enum sk_otype t, unsign
 	return 0;
 }
 
+struct out_sink {
+	FILE *f;
+	struct sk_err *err;
+};
+
+static int write_out(const void *buf, size_t len, void *arg)
+{
+	struct out_sink *o = arg;
+	if (fwrite(buf, 1, len, o->f) == len)
+		return 0;
+	return sk_err_set(o->err, SK_EIO, NULL, "cannot write to standard output: %s",
+			  strerror(errno));
+}
+
+/* Text mode streams blobs; -p learns the type from the header first. */
+static int streams_blob(struct sk_cli *cli, const struct sk_oid *oid, enum mode m,
+			enum sk_otype want, int *stream, struct sk_err *err)
+{
+	*stream = 0;
+	if (cli->format != SK_FMT_TEXT || (m != M_RAW && m != M_PRETTY))
+		return 0;
+	if (m == M_RAW) {
+		*stream = want == SK_OBJ_BLOB;
+		return 0;
+	}
+	enum sk_otype t;
+	int rc = sk_odb_read_header(sk_repo_odb(cli->repo), oid, &t, NULL, err);
+	*stream = rc == 0 && t == SK_OBJ_BLOB;
+	return rc;
+}
+
+/* Reads what the mode needs: the header, a streamed blob (printed here),
+ * or the whole payload into *data for emit_content. */
+static int read_object(struct sk_cli *cli, const struct sk_oid *oid, enum mode m,
+		       enum sk_otype want, enum sk_otype *type, uint64_t *size,
+		       unsigned char **data, struct sk_err *err)
+{
+	struct sk_odb *odb = sk_repo_odb(cli->repo);
+	if (m == M_TYPE || m == M_SIZE)
+		return sk_odb_read_header(odb, oid, type, size, err);
+	int stream;
+	int rc = streams_blob(cli, oid, m, want, &stream, err);
+	if (rc < 0)
+		return rc;
+	if (stream) {
+		struct out_sink o = { stdout, err };
+		return sk_odb_stream(odb, oid, SK_OBJ_BLOB, write_out, &o, type, size, err);
+	}
+	size_t len = 0;
+	rc = sk_odb_read(odb, oid, want, SK_ODB_VERIFY, type, data, &len, err);
+	*size = len;
+	return rc;
+}
+
 static int parse_mode(struct sk_cli *cli, int argc, char **argv, enum mode *m,
 		      enum sk_otype *want, const char **name, struct sk_err *err)
 {
@@ -102,22 +162,15 @@ int cmd_cat_object(struct sk_cli *cli, int argc, char **argv, struct sk_err *err
 	if ((rc = sk_plumbing_resolve(cli->repo, name, &oid, NULL, err)) < 0)
 		return rc;
 	unsigned char *data = NULL;
-	size_t len = 0;
+	uint64_t size = 0;
 	static const char *const modes[] = { "type", "size", "pretty", "raw" };
-	if (m == M_TYPE || m == M_SIZE) {
-		uint64_t size;
-		rc = sk_odb_read_header(sk_repo_odb(cli->repo), &oid, &type, &size, err);
-		len = (size_t)size;
-	} else {
-		rc = sk_odb_read(sk_repo_odb(cli->repo), &oid, want, SK_ODB_VERIFY, &type, &data, &len,
-				 err);
-	}
+	rc = read_object(cli, &oid, m, want, &type, &size, &data, err);
 	if (rc < 0)
 		return rc;
 	json_t *r = json_pack("{s:o, s:s, s:I, s:s}", "oid", sk_json_oid(&oid), "type",
-			      sk_otype_name(type), "size", (json_int_t)len, "mode", modes[m]);
+			      sk_otype_name(type), "size", (json_int_t)size, "mode", modes[m]);
 	if (data)
-		rc = emit_content(cli, m, type, data, len, r, err);
+		rc = emit_content(cli, m, type, data, (size_t)size, r, err);
 	free(data);
 	if (rc < 0) {
 		json_decref(r);

@@ -1,6 +1,6 @@
 #!/bin/bash
 # hash-object and cat-object: ids, canonical JSON, typed errors, hash
-# verification, the decompression cap.
+# verification, the decompression cap, bounded memory for large blobs.
 . "$(dirname "$0")/lib.sh"
 
 test_expect_success 'setup' '
@@ -122,6 +122,26 @@ test_expect_success 'a decompression bomb hits the cap (exit 4) without eating m
 	rss_kb=$(tail -1 "$TRASH/rss") &&
 	echo "peak RSS ${rss_kb} KiB" &&
 	test "$rss_kb" -lt 150000
+'
+
+test_expect_success 'a 100 MiB blob is printed and checked in bounded memory' '
+	mkdir huge && cd huge && skiff init >/dev/null &&
+	head -c 104857600 /dev/urandom >big && oid=$(skiff hash-object -w big) &&
+	/usr/bin/time -o "$TRASH/rss" -f %M "$SKIFF_BIN" cat-object blob $oid >out &&
+	cmp big out &&
+	rss_kb=$(tail -1 "$TRASH/rss") &&
+	echo "cat-object peak RSS ${rss_kb} KiB" &&
+	test "$rss_kb" -lt 60000 &&
+	/usr/bin/time -o "$TRASH/rss" -f %M "$SKIFF_BIN" fsck >/dev/null &&
+	rss_kb=$(tail -1 "$TRASH/rss") &&
+	echo "fsck peak RSS ${rss_kb} KiB" &&
+	test "$rss_kb" -lt 60000 &&
+	printf other >other && b=$(skiff hash-object -w other) &&
+	p=.skiff/objects/${oid:0:2}/${oid:2} && chmod u+w $p &&
+	cp .skiff/objects/${b:0:2}/${b:2} $p &&
+	expect_exit 4 skiff cat-object blob $oid &&
+	grep -q "hash mismatch" "$TRASH/err" &&
+	cd .. && rm -rf huge
 '
 
 test_expect_success 'SKIFF_MAX_OBJECT_BYTES lowers the blob cap' '

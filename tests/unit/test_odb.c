@@ -1,8 +1,9 @@
 /*
  * The loose object store: round trips, prefixes, listing, streaming
- * writes, and every way a stored file can lie (size caps, decompression
- * bombs, truncation, trailing bytes, hash mismatch, bad headers), plus
- * fault injection proving a failed write leaves nothing behind.
+ * writes and reads, and every way a stored file can lie (size caps,
+ * decompression bombs, truncation, trailing bytes, hash mismatch, bad
+ * headers), plus fault injection proving a failed write leaves nothing
+ * behind, and the memory a streamed read of a large blob takes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -785,6 +786,298 @@ static void test_wire_form(void **state)
 	free(z);
 }
 
+/* --- sk_odb_stream ------------------------------------------------- */
+
+/* A sink that keeps what it gets; call number fail_at returns fail_rc
+ * instead (filling err through arg when err is set). */
+struct kept {
+	unsigned char *buf;
+	size_t len, cap, calls, largest, fail_at;
+	int fail_rc;
+	struct sk_err *err;
+};
+
+static int keep(const void *p, size_t n, void *arg)
+{
+	struct kept *k = arg;
+	k->calls++;
+	if (n > k->largest)
+		k->largest = n;
+	if (k->fail_at && k->calls == k->fail_at)
+		return k->err ? sk_err_set(k->err, k->fail_rc, NULL, "sink says no") : k->fail_rc;
+	if (k->len + n > k->cap) {
+		k->cap = (k->len + n) * 2;
+		k->buf = realloc(k->buf, k->cap);
+		assert_non_null(k->buf);
+	}
+	memcpy(k->buf + k->len, p, n);
+	k->len += n;
+	return 0;
+}
+
+/* n bytes in runs of a pattern and of noise, so zstd works both ways. */
+static unsigned char *mixed_bytes(size_t n, unsigned seed)
+{
+	unsigned char *buf = malloc(n ? n : 1);
+	assert_non_null(buf);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (i / 4096) % 2 ? (unsigned char)rand_r(&seed) : (unsigned char)(i % 251);
+	return buf;
+}
+
+static struct sk_oid store_mixed(struct fx *fx, size_t n, unsigned seed)
+{
+	unsigned char *buf = mixed_bytes(n, seed);
+	struct sk_oid oid;
+	struct sk_err err;
+	th_must(sk_odb_write(fx->odb, SK_OBJ_BLOB, buf, n, &oid, &err), &err);
+	free(buf);
+	return oid;
+}
+
+static void expect_stream(struct fx *fx, const struct sk_oid *oid, struct kept *k, int code,
+			  const char *needle)
+{
+	struct sk_err err;
+	sk_err_clear(&err);
+	int rc = sk_odb_stream(fx->odb, oid, SK_OBJ_NONE, k ? keep : NULL, k, NULL, NULL, &err);
+	if (rc != code || (needle && !strstr(err.message, needle)))
+		print_error("rc %d (want %d), message \"%s\" (want \"%s\")\n", rc, code,
+			    err.message, needle ? needle : "");
+	assert_int_equal(rc, code);
+	if (needle)
+		assert_non_null(strstr(err.message, needle));
+}
+
+static void test_stream_matches_read(void **state)
+{
+	struct fx *fx = *state;
+	/* 9 MiB is above the size where hashing moves to a second thread */
+	static const size_t sizes[] = { 0, 1, (1u << 20) + 7, 9u << 20 };
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t n = sizes[i];
+		struct sk_oid oid = store_mixed(fx, n, (unsigned)i + 1);
+		struct sk_err err;
+		unsigned char *p;
+		size_t len;
+		th_must(sk_odb_read(fx->odb, &oid, SK_OBJ_BLOB, SK_ODB_VERIFY, NULL, &p, &len, &err),
+			&err);
+		struct kept k = { 0 };
+		enum sk_otype t = SK_OBJ_NONE;
+		uint64_t size = 1234;
+		th_must(sk_odb_stream(fx->odb, &oid, SK_OBJ_BLOB, keep, &k, &t, &size, &err), &err);
+		assert_int_equal(t, SK_OBJ_BLOB);
+		assert_int_equal(size, n);
+		assert_int_equal(k.len, len);
+		if (n)
+			assert_memory_equal(k.buf, p, n);
+		else
+			assert_int_equal(k.calls, 0);
+		/* in bounded pieces, never the whole of a large blob at once */
+		assert_true(k.largest <= (1u << 20));
+		if (n > (1u << 20))
+			assert_true(k.calls > 1);
+		/* verify only */
+		t = SK_OBJ_NONE;
+		size = 1234;
+		th_must(sk_odb_stream(fx->odb, &oid, SK_OBJ_NONE, NULL, NULL, &t, &size, &err), &err);
+		assert_int_equal(t, SK_OBJ_BLOB);
+		assert_int_equal(size, n);
+		free(k.buf);
+		free(p);
+	}
+}
+
+static void test_stream_json_and_types(void **state)
+{
+	struct fx *fx = *state;
+	struct sk_err err;
+	struct sk_oid oid, absent;
+	const char *doc = "{\"a\":[1,2],\"v\":1}";
+	th_must(sk_odb_write(fx->odb, SK_OBJ_CONTROL, doc, strlen(doc), &oid, &err), &err);
+	struct kept k = { 0 };
+	enum sk_otype t;
+	uint64_t size;
+	th_must(sk_odb_stream(fx->odb, &oid, SK_OBJ_NONE, keep, &k, &t, &size, &err), &err);
+	assert_int_equal(t, SK_OBJ_CONTROL);
+	assert_int_equal(size, strlen(doc));
+	assert_int_equal(k.calls, 1);
+	assert_int_equal(k.len, strlen(doc));
+	assert_memory_equal(k.buf, doc, strlen(doc));
+	free(k.buf);
+
+	/* a wrong type or a missing object: an error, and no byte handed over */
+	memset(&k, 0, sizeof(k));
+	assert_int_equal(sk_odb_stream(fx->odb, &oid, SK_OBJ_BLOB, keep, &k, NULL, NULL, &err),
+			 SK_EINVAL);
+	assert_non_null(strstr(err.message, "is a control, not a blob"));
+	sk_oid_hash(&absent, SK_OBJ_BLOB, "absent", 6);
+	expect_stream(fx, &absent, &k, SK_ENOTFOUND, "not found");
+	assert_int_equal(k.calls, 0);
+
+	/* stored JSON that is not canonical is corrupt, found before the sink */
+	const char *pretty = "{\"v\": 1}";
+	struct sk_oid want;
+	char hex[SK_OID_HEXSZ + 1];
+	sk_oid_hash(&want, SK_OBJ_TRUST, pretty, strlen(pretty));
+	put_object(fx, sk_oid_tohex(&want, hex), "trust 8", 8, pretty, strlen(pretty), 1, &oid);
+	expect_stream(fx, &oid, &k, SK_ECORRUPT, "not canonical");
+	assert_int_equal(k.calls, 0);
+}
+
+/* Copies a's file over b's: b's file is then a valid frame of a's content. */
+static void swap_in(struct fx *fx, const struct sk_oid *a, const struct sk_oid *b)
+{
+	char *pa = sk_odb_path(fx->odb, a), *pb = sk_odb_path(fx->odb, b);
+	char *z;
+	size_t zlen;
+	struct sk_err err;
+	th_must(sk_fs_read_file(pa, 64 << 20, &z, &zlen, &err), &err);
+	put_file(pb, z, zlen);
+	free(z);
+	free(pa);
+	free(pb);
+}
+
+static void test_stream_hash_mismatch(void **state)
+{
+	struct fx *fx = *state;
+	/* small (one piece), several pieces, and past the hash-thread size */
+	static const size_t sizes[] = { 5, (1u << 20) + 7, (5u << 20) + 3 };
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct sk_oid a = store_mixed(fx, sizes[i], 100 + (unsigned)i);
+		struct sk_oid b = store_mixed(fx, sizes[i] + 1, 200 + (unsigned)i);
+		swap_in(fx, &a, &b);
+		expect_stream(fx, &b, NULL, SK_ECORRUPT, "hash mismatch");
+		/* a sink has had every byte by the time the mismatch shows */
+		struct kept k = { 0 };
+		expect_stream(fx, &b, &k, SK_ECORRUPT, "hash mismatch");
+		assert_int_equal(k.len, sizes[i]);
+		free(k.buf);
+		expect_stream(fx, &a, NULL, 0, NULL);
+	}
+}
+
+static void test_stream_sink_error(void **state)
+{
+	struct fx *fx = *state;
+	struct sk_oid oid = store_mixed(fx, (3u << 20) + 5, 9);
+	struct sk_err err;
+	sk_err_clear(&err);
+
+	/* the sink's own code and message come back; no further calls */
+	struct kept k = { .fail_at = 2, .fail_rc = SK_EIO, .err = &err };
+	assert_int_equal(sk_odb_stream(fx->odb, &oid, SK_OBJ_BLOB, keep, &k, NULL, NULL, &err),
+			 SK_EIO);
+	assert_int_equal(k.calls, 2);
+	assert_int_equal(err.code, SK_EIO);
+	assert_string_equal(err.message, "sink says no");
+	free(k.buf);
+
+	/* a sink that says nothing: its value comes back with a message */
+	struct kept quiet = { .fail_at = 1, .fail_rc = 7 };
+	assert_int_equal(sk_odb_stream(fx->odb, &oid, SK_OBJ_BLOB, keep, &quiet, NULL, NULL, &err),
+			 7);
+	assert_int_equal(quiet.calls, 1);
+	assert_int_equal(err.code, 7);
+	assert_non_null(strstr(err.message, "output stopped"));
+
+	/* the same for a JSON object, handed over in one call */
+	const char *doc = "{\"v\":1}";
+	th_must(sk_odb_write(fx->odb, SK_OBJ_EVENT, doc, strlen(doc), &oid, &err), &err);
+	struct kept j = { .fail_at = 1, .fail_rc = SK_ENOSPC, .err = &err };
+	assert_int_equal(sk_odb_stream(fx->odb, &oid, SK_OBJ_NONE, keep, &j, NULL, NULL, &err),
+			 SK_ENOSPC);
+	assert_int_equal(j.calls, 1);
+}
+
+static void test_stream_lying_frames(void **state)
+{
+	struct fx *fx = *state;
+	/* the bomb frames: stopped at the cap, the sink never past it */
+	static const size_t declared[] = { 10, 100 };
+	for (size_t i = 0; i < 2; i++) {
+		size_t zlen;
+		unsigned char *z = bomb_frame(declared[i], &zlen);
+		struct sk_oid oid;
+		sk_oid_hash(&oid, SK_OBJ_BLOB, "0123456789", 10);
+		char *path = sk_odb_path(fx->odb, &oid);
+		put_file(path, z, zlen);
+		free(path);
+		free(z);
+		char needle[64];
+		snprintf(needle, sizeof(needle), "more than the %zu bytes", declared[i]);
+		expect_stream(fx, &oid, NULL, SK_ETOOBIG, needle);
+		struct kept k = { 0 };
+		expect_stream(fx, &oid, &k, SK_ETOOBIG, needle);
+		assert_true(k.len <= declared[i]);
+		free(k.buf);
+	}
+
+	/* above the blob cap: refused from the header, before any byte */
+	struct sk_oid oid;
+	const char *any = "0000000000000000000000000000000000000000000000000000000000000003";
+	char payload[2000];
+	memset(payload, 'x', sizeof(payload));
+	put_object(fx, any, "blob 2000", 10, payload, 2000, 1, &oid);
+	setenv("SKIFF_MAX_OBJECT_BYTES", "1000", 1);
+	struct kept k = { 0 };
+	expect_stream(fx, &oid, &k, SK_ETOOBIG, "above the 1000-byte limit");
+	assert_int_equal(k.calls, 0);
+	unsetenv("SKIFF_MAX_OBJECT_BYTES");
+
+	/* shorter than declared, truncated, trailing bytes */
+	put_object(fx, any, "blob 9", 7, "hello", 5, 0, &oid);
+	expect_stream(fx, &oid, NULL, SK_ECORRUPT, "shorter than its header");
+	struct sk_oid big = store_mixed(fx, (2u << 20) + 1, 11);
+	char *path = sk_odb_path(fx->odb, &big);
+	char *z;
+	size_t zlen;
+	struct sk_err err;
+	th_must(sk_fs_read_file(path, 64 << 20, &z, &zlen, &err), &err);
+	put_file(path, z, zlen / 2);
+	expect_stream(fx, &big, NULL, SK_ECORRUPT, "truncated");
+	char *longer = malloc(zlen + 3);
+	memcpy(longer, z, zlen);
+	memcpy(longer + zlen, "xyz", 3);
+	put_file(path, longer, zlen + 3);
+	expect_stream(fx, &big, NULL, SK_ECORRUPT, "trailing bytes");
+	put_file(path, z, zlen);
+	expect_stream(fx, &big, NULL, 0, NULL);
+	free(longer);
+	free(z);
+	free(path);
+}
+
+/* The point of streaming: a 64 MiB blob verified in a few MiB. */
+static void test_stream_memory(void **state)
+{
+	struct fx *fx = *state;
+	size_t n = 64u << 20;
+	struct sk_oid oid = store_mixed(fx, n, 64);
+	/* In a child, so its peak RSS starts at the current RSS (see bomb). */
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		long before = rss_bytes();
+		struct sk_err err;
+		enum sk_otype t = SK_OBJ_NONE;
+		uint64_t size = 0;
+		int rc = sk_odb_stream(fx->odb, &oid, SK_OBJ_BLOB, NULL, NULL, &t, &size, &err);
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		long grew = ru.ru_maxrss * 1024L - before;
+		int ok = rc == 0 && t == SK_OBJ_BLOB && size == n && grew < (16L << 20);
+		fprintf(stderr, "streamed %zu bytes: rc %d, peak RSS grew by %ld KiB\n", n, rc,
+			grew / 1024);
+		_exit(ok ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* Runs one write in a child with SKIFF_FAULT set (the injector's counters
  * are per process); returns the child's error code. */
 static int faulty_write(struct fx *fx, const char *fault, int use_fd)
@@ -891,6 +1184,12 @@ int main(void)
 		T(test_stored_json_not_canonical),
 		T(test_wire_form),
 		T(test_fault_injection),
+		T(test_stream_matches_read),
+		T(test_stream_json_and_types),
+		T(test_stream_hash_mismatch),
+		T(test_stream_sink_error),
+		T(test_stream_lying_frames),
+		T(test_stream_memory),
 		cmocka_unit_test(test_open_missing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
