@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 BUILD ?= build
 SAN ?=
 
-PCS = libsodium openssl jansson libzstd libcurl libgit2 expat
+PCS = libsodium openssl jansson libzstd libcurl libgit2 expat libfyaml
 # The libraries every invocation loads are linked statically by default:
 # resolving libcrypto's thousands of dynamic relocations costs more than a
 # whole small read (skiff cat-object runs twice as long linked dynamically).

@@ -5,8 +5,8 @@
 set -eu
 
 PKGS="pkg-config libsodium-dev libssl-dev libjansson-dev libzstd-dev libcurl4-openssl-dev
-libgit2-dev libcmocka-dev libexpat1-dev jq git openssl zstd hyperfine clang libclang-rt-14-dev groff-base time"
-PCS="libsodium openssl jansson libzstd libcurl libgit2 cmocka expat"
+libgit2-dev libcmocka-dev libexpat1-dev libfyaml-dev jq git openssl zstd hyperfine clang libclang-rt-14-dev groff-base time"
+PCS="libsodium openssl jansson libzstd libcurl libgit2 cmocka expat libfyaml"
 TOOLS="jq git openssl zstd pkg-config groff"
 
 present() {
