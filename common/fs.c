@@ -17,7 +17,7 @@
 
 enum fault_op { F_OPEN, F_WRITE, F_FSYNC, F_RENAME, F_NOPS };
 static const char *const fault_names[F_NOPS] = { "open", "write", "fsync", "rename" };
-static unsigned long fault_count[F_NOPS];
+static _Atomic unsigned long fault_count[F_NOPS]; /* writers may be threads */
 
 static int errno_by_name(const char *s)
 {
@@ -37,13 +37,13 @@ static int fault_hit(enum fault_op op)
 	const char *spec = getenv("SKIFF_FAULT");
 	if (!spec || !*spec)
 		return 0;
-	fault_count[op]++;
+	unsigned long call = ++fault_count[op];
 	size_t n = strlen(fault_names[op]);
 	if (strncmp(spec, fault_names[op], n) != 0 || spec[n] != ':')
 		return 0;
 	char *end;
 	unsigned long at = strtoul(spec + n + 1, &end, 10);
-	if (at != fault_count[op])
+	if (at != call)
 		return 0;
 	return *end == ':' ? errno_by_name(end + 1) : ENOSPC;
 }
