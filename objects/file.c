@@ -25,13 +25,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fs.h"
+#include "common/worker.h"
 #include "objects/chunker.h"
 #include "objects/cjson.h"
 
@@ -180,95 +180,6 @@ int sk_file_read(struct sk_odb *odb, const struct sk_oid *oid, struct sk_file **
 	return rc;
 }
 
-/* --- workers: one job in flight on a thread of its own --------------
- *
- * The whole-artifact digest and the chunk writer each run on a worker:
- * worker_give waits until the previous job is done, then hands over the
- * next (fn with p, n); worker_wait returns once the thread no longer
- * touches the last buffer given. The buffer stays the caller's and must
- * not change in between. Without a thread, jobs run inline. */
-
-struct worker {
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	void (*fn)(struct worker *w, const unsigned char *p, size_t n);
-	const unsigned char *p;
-	size_t n;
-	int busy, quit, threaded;
-};
-
-static void *worker_run(void *arg)
-{
-	struct worker *w = arg;
-	pthread_mutex_lock(&w->mu);
-	for (;;) {
-		while (!w->busy && !w->quit)
-			pthread_cond_wait(&w->cv, &w->mu);
-		if (!w->busy)
-			break;
-		pthread_mutex_unlock(&w->mu);
-		w->fn(w, w->p, w->n);
-		pthread_mutex_lock(&w->mu);
-		w->busy = 0;
-		pthread_cond_broadcast(&w->cv);
-	}
-	pthread_mutex_unlock(&w->mu);
-	return NULL;
-}
-
-static void worker_start(struct worker *w,
-			 void (*fn)(struct worker *w, const unsigned char *p, size_t n))
-{
-	memset(w, 0, sizeof(*w));
-	w->fn = fn;
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
-	w->threaded = pthread_create(&w->th, NULL, worker_run, w) == 0;
-}
-
-static void worker_wait(struct worker *w)
-{
-	if (!w->threaded)
-		return;
-	pthread_mutex_lock(&w->mu);
-	while (w->busy)
-		pthread_cond_wait(&w->cv, &w->mu);
-	pthread_mutex_unlock(&w->mu);
-}
-
-static void worker_give(struct worker *w, const unsigned char *p, size_t n)
-{
-	if (!w->threaded) {
-		w->fn(w, p, n);
-		return;
-	}
-	pthread_mutex_lock(&w->mu);
-	while (w->busy)
-		pthread_cond_wait(&w->cv, &w->mu);
-	w->p = p;
-	w->n = n;
-	w->busy = 1;
-	pthread_cond_broadcast(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-}
-
-/* Finishes the last job and joins the thread. */
-static void worker_stop(struct worker *w)
-{
-	if (w->threaded) {
-		pthread_mutex_lock(&w->mu);
-		while (w->busy)
-			pthread_cond_wait(&w->cv, &w->mu);
-		w->quit = 1;
-		pthread_cond_broadcast(&w->cv);
-		pthread_mutex_unlock(&w->mu);
-		pthread_join(w->th, NULL);
-	}
-	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->cv);
-}
-
 static EVP_MD_CTX *sha256_new(void)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -290,15 +201,15 @@ static void sha256_final(EVP_MD_CTX *ctx, unsigned char out[32])
 		abort();
 }
 
-/* The whole-artifact digest (w first, so the job can find it). */
+/* The whole-artifact digest, computed on a worker (common/worker.h). */
 struct digest {
-	struct worker w;
+	struct sk_worker *w;
 	EVP_MD_CTX *ctx;
 };
 
-static void digest_job(struct worker *w, const unsigned char *p, size_t n)
+static void digest_job(void *arg, const void *p, size_t n)
 {
-	sha256_update(((struct digest *)w)->ctx, p, n);
+	sha256_update(((struct digest *)arg)->ctx, p, n);
 }
 
 static void chunk_id(EVP_MD_CTX *ctx, const unsigned char *p, size_t n, struct sk_oid *out)
@@ -317,7 +228,7 @@ static void chunk_id(EVP_MD_CTX *ctx, const unsigned char *p, size_t n, struct s
  * it; the first error sticks. chunk and fresh point into the store's
  * arrays, which only move while every writer is idle. */
 struct writer {
-	struct worker w;
+	struct sk_worker *w;
 	struct sk_odb *odb;
 	EVP_MD_CTX *ctx;
 	struct sk_file_chunk *chunk;
@@ -326,9 +237,9 @@ struct writer {
 	struct sk_err err;
 };
 
-static void writer_job(struct worker *w, const unsigned char *p, size_t n)
+static void writer_job(void *arg, const void *p, size_t n)
 {
-	struct writer *wr = (struct writer *)w;
+	struct writer *wr = arg;
 	unsigned char *z;
 	size_t zlen;
 	if (wr->rc)
@@ -347,7 +258,7 @@ static void writer_job(struct worker *w, const unsigned char *p, size_t n)
 /* Waits for the writer; its error, if any, becomes the caller's. */
 static int writer_sync(struct writer *wr, struct sk_err *err)
 {
-	worker_wait(&wr->w);
+	sk_worker_wait(wr->w);
 	if (wr->rc && err)
 		*err = wr->err;
 	return wr->rc;
@@ -380,7 +291,7 @@ static int changed(struct sk_err *err, const char *why)
 
 static int all_idle(struct store *s, struct sk_err *err)
 {
-	worker_wait(&s->dg.w);
+	sk_worker_wait(s->dg.w);
 	for (unsigned i = 0; i < WRITERS; i++) {
 		int rc = writer_sync(&s->wr[i], err);
 		if (rc)
@@ -409,7 +320,7 @@ static int read_block(struct store *s, struct sk_err *err)
 		s->eof = 1;
 		return 0;
 	}
-	worker_give(&s->dg.w, s->buf + s->end, (size_t)r);
+	sk_worker_give(s->dg.w, s->buf + s->end, (size_t)r);
 	s->end += (size_t)r;
 	s->read_total += (uint64_t)r;
 	if (s->st0.st_mode && s->read_total > (uint64_t)s->st0.st_size)
@@ -454,7 +365,7 @@ static int add_chunk(struct store *s, const unsigned char *p, size_t n, struct s
 	s->f.size += n;
 	wr->chunk = &s->f.chunks[i];
 	wr->fresh = &s->fresh[i];
-	worker_give(&wr->w, p, n);
+	sk_worker_give(wr->w, p, n);
 	return 0;
 }
 
@@ -538,11 +449,11 @@ static int store_begin(struct store *s, struct sk_odb *odb, int fd, struct sk_er
 		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
 	s->started = 1;
 	s->dg.ctx = sha256_new();
-	worker_start(&s->dg.w, digest_job);
+	s->dg.w = sk_worker_start(digest_job, &s->dg);
 	for (unsigned i = 0; i < WRITERS; i++) {
 		s->wr[i].odb = odb;
 		s->wr[i].ctx = sha256_new();
-		worker_start(&s->wr[i].w, writer_job);
+		s->wr[i].w = sk_worker_start(writer_job, &s->wr[i]);
 	}
 	return 0;
 }
@@ -557,14 +468,14 @@ int sk_file_store(struct sk_odb *odb, int fd, struct sk_file_stats *stats,
 	if (s.started) {
 		/* Every chunk blob is complete before the file object. */
 		for (unsigned i = 0; i < WRITERS; i++) {
-			worker_stop(&s.wr[i].w);
+			sk_worker_stop(s.wr[i].w);
 			EVP_MD_CTX_free(s.wr[i].ctx);
 			if (!rc && s.wr[i].rc) {
 				*err = s.wr[i].err;
 				rc = s.wr[i].rc;
 			}
 		}
-		worker_stop(&s.dg.w);
+		sk_worker_stop(s.dg.w);
 		sha256_final(s.dg.ctx, s.f.sha256);
 		EVP_MD_CTX_free(s.dg.ctx);
 	}

@@ -39,6 +39,7 @@
 #include <zstd.h>
 
 #include "common/fs.h"
+#include "common/worker.h"
 #include "objects/cjson.h"
 
 #define HDR_MAX 32                     /* "<9-letter type> <20 digits>\0" = 31 */
@@ -390,9 +391,16 @@ int sk_odb_write_raw(struct sk_odb *odb, const struct sk_oid *oid, const void *z
 
 /* --- streaming blobs from a file descriptor ------------------------ */
 
+/* The hash worker's job: large blobs are hashed on a second thread
+ * beside compression (writing) or decompression (reading). */
+static void hash_job(void *hasher, const void *p, size_t n)
+{
+	sk_hasher_update(hasher, p, n);
+}
+
 struct blobw {
 	struct sk_hasher *h;
-	struct sk_hash_thread *ht; /* large blobs: hashing beside compression */
+	struct sk_worker *ht; /* large blobs: hashing beside compression */
 	ZSTD_CCtx *c;      /* NULL when only hashing */
 	struct tmpobj t;
 	unsigned char *out;
@@ -426,7 +434,7 @@ static int blobw_chunk(struct blobw *w, const unsigned char *p, size_t n, struct
 	/* The hash thread (when there is one) hashes p while this thread
 	 * compresses and writes it. */
 	if (w->ht)
-		sk_hash_thread_feed(w->ht, p, n);
+		sk_worker_give(w->ht, p, n);
 	else
 		sk_hasher_update(w->h, p, n);
 	return w->c ? blobw_compress(w, p, n, ZSTD_e_continue, err) : 0;
@@ -475,7 +483,7 @@ static int read_some(int fd, unsigned char *buf, size_t want, size_t *got, struc
 }
 
 /* Reads into two buffers in turn, so the hash thread can hash one while
- * the next is read (see objects/hashthread.c). */
+ * the next is read (see common/worker.c). */
 static int blobw_pump(struct blobw *w, int fd, uint64_t len, struct sk_err *err)
 {
 	size_t cap = len < STREAM_IN ? (size_t)len + 1 : STREAM_IN;
@@ -483,7 +491,7 @@ static int blobw_pump(struct blobw *w, int fd, uint64_t len, struct sk_err *err)
 	if (!bufs)
 		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
 	if (w->c && len > MT_THRESHOLD)
-		w->ht = sk_hash_thread_start(w->h);
+		w->ht = sk_worker_start(hash_job, w->h);
 	uint64_t done = 0;
 	int rc = 0, which = 0;
 	while (!rc && done < len) {
@@ -498,7 +506,7 @@ static int blobw_pump(struct blobw *w, int fd, uint64_t len, struct sk_err *err)
 			rc = blobw_chunk(w, buf, got, err);
 		done += rc ? 0 : got;
 	}
-	sk_hash_thread_stop(w->ht); /* all of the input is hashed from here on */
+	sk_worker_stop(w->ht); /* all of the input is hashed from here on */
 	w->ht = NULL;
 	free(bufs);
 	return rc;
@@ -997,7 +1005,7 @@ struct zstream {
 	int (*sink)(const void *buf, size_t len, void *arg);
 	void *arg;
 	struct sk_hasher *h;
-	struct sk_hash_thread *ht; /* large blobs: hashing beside decompression */
+	struct sk_worker *ht; /* large blobs: hashing beside decompression */
 };
 
 /* Hands bytes to the sink. A sink that stops without filling err (it
@@ -1022,7 +1030,7 @@ static int stream_chunk(const struct zdec *z, struct zstream *s, const void *p, 
 	/* The hash thread (when there is one) hashes p while the sink reads
 	 * it; neither writes to it. */
 	if (s->ht)
-		sk_hash_thread_feed(s->ht, p, n);
+		sk_worker_give(s->ht, p, n);
 	else
 		sk_hasher_update(s->h, p, n);
 	return stream_sink(z, s, p, n, err);
@@ -1047,7 +1055,7 @@ static int stream_payload(struct zdec *z, const struct objhdr *h, const char *hd
 	if (!bufs)
 		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
 	if (h->len > MT_THRESHOLD)
-		s->ht = sk_hash_thread_start(s->h);
+		s->ht = sk_worker_start(hash_job, s->h);
 	int which = 0;
 	while (!rc && done < h->len && !z->done) {
 		unsigned char *buf = bufs + (which ^= 1) * cap;
@@ -1058,7 +1066,7 @@ static int stream_payload(struct zdec *z, const struct objhdr *h, const char *hd
 			rc = stream_chunk(z, s, buf, n, err);
 		done += n;
 	}
-	sk_hash_thread_stop(s->ht); /* all of the payload is hashed from here on */
+	sk_worker_stop(s->ht); /* all of the payload is hashed from here on */
 	s->ht = NULL;
 	free(bufs);
 	if (!rc && done < h->len)

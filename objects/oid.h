@@ -65,16 +65,6 @@ void sk_hasher_update(struct sk_hasher *h, const void *data, size_t len);
 void sk_hasher_final(struct sk_hasher *h, struct sk_oid *out);
 void sk_hasher_free(struct sk_hasher *h);
 
-/* A hasher fed from a second thread (objects/hashthread.c). feed waits
- * until the previous buffer is hashed, then hands over p, which must stay
- * unchanged until the next feed or stop returns. stop waits, joins and
- * frees; the hasher stays the caller's. start returns NULL when no thread
- * can be made (hash inline then). */
-struct sk_hash_thread;
-struct sk_hash_thread *sk_hash_thread_start(struct sk_hasher *h);
-void sk_hash_thread_feed(struct sk_hash_thread *t, const void *p, size_t n);
-void sk_hash_thread_stop(struct sk_hash_thread *t);
-
 /* Plain SHA-256 (whole-artifact digests, key ids). */
 void sk_sha256(const void *data, size_t len, unsigned char out[32]);
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
