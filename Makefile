@@ -17,7 +17,7 @@ PCS = libsodium openssl jansson libzstd libcurl libgit2 expat libfyaml
 # The cost is that a security update of these libraries needs a rebuild;
 # STATIC_DEPS=0 links them dynamically instead.
 STATIC_DEPS ?= 1
-HOT_PCS = libcrypto libsodium jansson libzstd
+HOT_PCS = libcrypto libsodium jansson libzstd libfyaml
 CC ?= cc
 ifeq ($(CC),cc)
 CC = gcc

@@ -30,6 +30,13 @@ static const struct sk_cmd commands[] = {
 	{ "trust add-key", cmd_trust_add_key, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES, "high",
 	  "skiff trust add-key NAME PUBKEY --role ROLE [--scope REF-PATTERN]",
 	  "grant a key a role in the trust policy (root-signed)" },
+	{ "release create", cmd_release_create, SK_CMD_REPO | SK_CMD_MUTATES, "low",
+	  "skiff release create SERVICE --spec FILE --version V [--artifact NAME=PATH]...\n"
+	  "       [--source-commit SHA]",
+	  "compile a spec and store artifacts as a release object" },
+	{ "release extract", cmd_release_extract, SK_CMD_REPO, "low",
+	  "skiff release extract RELEASE-OID NAME DEST",
+	  "write a release's artifact to DEST, verifying every chunk" },
 	{ "hash-object", cmd_hash_object, SK_CMD_DIRECT_OK, "none",
 	  "skiff hash-object [-w] [-t TYPE] [--canonicalize] (FILE | --stdin)",
 	  "compute an object id, optionally store the object" },
