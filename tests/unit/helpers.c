@@ -110,3 +110,18 @@ void th_teardown_repo(struct th_repo *t)
 	free(t->repo_dir);
 	free(t->skiff);
 }
+
+unsigned char *th_random_bytes(size_t n, uint64_t seed)
+{
+	unsigned char *p = malloc(n ? n : 1);
+	assert_non_null(p);
+	for (size_t i = 0; i < n; i += 8) {
+		uint64_t z = (seed += UINT64_C(0x9e3779b97f4a7c15));
+		z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+		z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+		z ^= z >> 31;
+		for (size_t k = 0; k < 8 && i + k < n; k++)
+			p[i + k] = (unsigned char)(z >> (8 * k));
+	}
+	return p;
+}

@@ -8,6 +8,7 @@
 #define SK_TEST_HELPERS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
 #include "objects/oid.h"
@@ -43,5 +44,8 @@ struct th_repo {
 int th_setup_repo(struct th_repo *t, const char *tag, const char *owner);
 /* Frees what th_setup_repo made and removes its directory. */
 void th_teardown_repo(struct th_repo *t);
+
+/* n deterministic pseudo-random bytes (splitmix64 from seed); free() them. */
+unsigned char *th_random_bytes(size_t n, uint64_t seed);
 
 #endif

@@ -19,22 +19,6 @@
 
 #define MIB ((size_t)1 << 20)
 
-/* Deterministic pseudo-random bytes (splitmix64 from seed). */
-static unsigned char *random_bytes(size_t n, uint64_t seed)
-{
-	unsigned char *p = malloc(n);
-	assert_non_null(p);
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t z = (seed += UINT64_C(0x9e3779b97f4a7c15));
-		z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-		z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-		z ^= z >> 31;
-		for (size_t k = 0; k < 8 && i + k < n; k++)
-			p[i + k] = (unsigned char)(z >> (8 * k));
-	}
-	return p;
-}
-
 static void test_pinned_gear(void **state)
 {
 	(void)state;
@@ -48,7 +32,7 @@ static void test_pinned_boundaries(void **state)
 	static const size_t want[] = { 989909, 491905, 1235629, 640506,
 				       785998, 813031, 520461, 1183865 };
 	size_t n = 16 * MIB, off = 0;
-	unsigned char *p = random_bytes(n, 42);
+	unsigned char *p = th_random_bytes(n, 42);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		size_t len = sk_cdc_cut(p + off, n - off, 1);
 		assert_int_equal(len, want[i]);
@@ -61,7 +45,7 @@ static void test_bounds_and_average(void **state)
 {
 	(void)state;
 	size_t n = 64 * MIB, off = 0, count = 0;
-	unsigned char *p = random_bytes(n, 7);
+	unsigned char *p = th_random_bytes(n, 7);
 	while (off < n) {
 		size_t len = sk_cdc_cut(p + off, n - off, 1);
 		assert_true(len > 0 && len <= SK_CDC_MAX);
@@ -94,7 +78,7 @@ static void test_forced_max(void **state)
 static void test_incremental_contract(void **state)
 {
 	(void)state;
-	unsigned char *p = random_bytes(8 * MIB, 3);
+	unsigned char *p = th_random_bytes(8 * MIB, 3);
 	assert_int_equal(sk_cdc_cut(p, 0, 0), 0);
 	assert_int_equal(sk_cdc_cut(p, 0, 1), 0);
 	assert_int_equal(sk_cdc_cut(p, 1, 0), 0);
@@ -121,7 +105,7 @@ static void test_shift_resync(void **state)
 {
 	(void)state;
 	size_t n = 32 * MIB, ins = 1000;
-	unsigned char *a = random_bytes(n, 11);
+	unsigned char *a = th_random_bytes(n, 11);
 	unsigned char *b = malloc(n + ins);
 	assert_non_null(b);
 	memcpy(b, a, n / 2);

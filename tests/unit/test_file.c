@@ -70,21 +70,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static unsigned char *random_bytes(size_t n, uint64_t seed)
-{
-	unsigned char *p = malloc(n ? n : 1);
-	assert_non_null(p);
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t z = (seed += UINT64_C(0x9e3779b97f4a7c15));
-		z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-		z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-		z ^= z >> 31;
-		for (size_t k = 0; k < 8 && i + k < n; k++)
-			p[i + k] = (unsigned char)(z >> (8 * k));
-	}
-	return p;
-}
-
 static char *write_input(struct fx *fx, const char *name, const void *data, size_t n)
 {
 	char *path = sk_path_join(fx->work, name);
@@ -157,7 +142,7 @@ static void test_round_trip(void **state)
 {
 	struct fx *fx = *state;
 	size_t n = 20 * MIB + 12345;
-	unsigned char *data = random_bytes(n, 1);
+	unsigned char *data = th_random_bytes(n, 1);
 	struct sk_file_stats st;
 	struct sk_oid oid;
 	struct sk_err err;
@@ -234,7 +219,7 @@ static void test_pipe(void **state)
 {
 	struct fx *fx = *state;
 	size_t n = 3 * MIB;
-	unsigned char *data = random_bytes(n, 5);
+	unsigned char *data = th_random_bytes(n, 5);
 	char *path = write_input(fx, "in", data, n);
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "cat %s", path);
@@ -261,9 +246,9 @@ static void test_insert_dedup(void **state)
 {
 	struct fx *fx = *state;
 	size_t n = 64 * MIB, ins = MIB;
-	unsigned char *a = random_bytes(n, 9);
+	unsigned char *a = th_random_bytes(n, 9);
 	unsigned char *b = malloc(n + ins);
-	unsigned char *mid = random_bytes(ins, 10);
+	unsigned char *mid = th_random_bytes(ins, 10);
 	assert_non_null(b);
 	struct sk_file_stats st;
 	struct sk_oid oid;
@@ -323,7 +308,7 @@ static void test_changed_while_read(void **state)
 {
 	struct fx *fx = *state;
 	size_t n = 32 * MIB;
-	unsigned char *data = random_bytes(n, 12);
+	unsigned char *data = th_random_bytes(n, 12);
 	char *path = write_input(fx, "in", data, n);
 	struct grower g = { path, 0 };
 	pthread_t th;
@@ -367,7 +352,7 @@ static struct sk_file *store_some(struct fx *fx, struct sk_oid *oid, unsigned ch
 				  size_t *n)
 {
 	*n = 6 * MIB;
-	*data = random_bytes(*n, 21);
+	*data = th_random_bytes(*n, 21);
 	store_data(fx, *data, *n, NULL, oid);
 	struct sk_file *f;
 	struct sk_err err;
@@ -493,7 +478,7 @@ static void test_store_fault(void **state)
 {
 	struct fx *fx = *state;
 	size_t n = 12 * MIB;
-	unsigned char *data = random_bytes(n, 31);
+	unsigned char *data = th_random_bytes(n, 31);
 	char *path = write_input(fx, "in", data, n);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
