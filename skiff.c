@@ -34,6 +34,12 @@ static const struct sk_cmd commands[] = {
 	  "skiff release create SERVICE --spec FILE --version V [--artifact NAME=PATH]...\n"
 	  "       [--source-commit SHA]",
 	  "compile a spec and store artifacts as a release object" },
+	{ "release sign", cmd_release_sign, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES, "medium",
+	  "skiff release sign SERVICE VERSION --release OID",
+	  "sign a release and create its create-only ref refs/releases/SERVICE/VERSION" },
+	{ "release verify", cmd_release_verify, SK_CMD_REPO, "none",
+	  "skiff release verify SERVICE VERSION",
+	  "verify a signed release: signature, signer role, every chunk and digest" },
 	{ "release extract", cmd_release_extract, SK_CMD_REPO, "low",
 	  "skiff release extract RELEASE-OID NAME DEST",
 	  "write a release's artifact to DEST, verifying every chunk" },

@@ -13,6 +13,8 @@ int cmd_init(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_trust_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_trust_add_key(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_create(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_release_sign(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_release_verify(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_extract(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 
 #endif

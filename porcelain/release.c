@@ -234,8 +234,8 @@ static void create_text(FILE *out, const json_t *r)
 	fprintf(out, "stored    %s new, %s deduplicated\n",
 		human(jint(r, "bytes_new"), b1, sizeof(b1)),
 		human(jint(r, "bytes_deduplicated"), b2, sizeof(b2)));
-	fprintf(out, "next: skiff release sign %s %s (signing comes with a later change; "
-		"until then the release has no ref)\n", svc, ver);
+	fprintf(out, "next: skiff release sign %s %s --release %s\n", svc, ver,
+		json_string_value(json_object_get(r, "release")));
 }
 
 static int write_release(struct sk_cli *cli, const struct create_args *a, const json_t *spec,

@@ -41,9 +41,6 @@ int sk_refs_read_record_object(struct sk_repo *repo, const struct sk_oid *id,
 int sk_refs_load_policy_at(struct sk_repo *repo, const struct sk_oid *oid,
 			   struct sk_trust **out, struct sk_err *err);
 
-/* Role decision only: may key keyid sign ref under policy? SK_EROLE. */
-int sk_refs_check_role(const struct sk_trust *policy, const char *keyid, const char *ref,
-		       struct sk_err *err);
 /* True when keyid holds role root with a scope covering ref. */
 int sk_refs_is_root(const struct sk_trust *policy, const char *keyid, const char *ref);
 

@@ -15,6 +15,7 @@
 
 #include "common/err.h"
 #include "objects/refrecord.h"
+#include "objects/sig.h" /* sk_sig_verify */
 
 #define SK_KEY_NAME_MAX 64
 
@@ -49,8 +50,5 @@ void sk_key_id_of(const unsigned char pub[32], char out[SK_KEYID_HEXSZ + 1]);
 
 int sk_key_sign(const struct sk_key *k, const char *domain, const void *msg, size_t len,
 		unsigned char sig[64]);
-/* 0 or SK_ESIGNATURE. */
-int sk_sig_verify(const unsigned char pub[32], const char *domain, const void *msg, size_t len,
-		  const unsigned char sig[64], struct sk_err *err);
 
 #endif

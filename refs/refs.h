@@ -119,6 +119,12 @@ int sk_refs_load_trust(struct sk_repo *repo, struct sk_trust **out, struct sk_er
  * be the one the record's predecessor points at (root signs changes). */
 int sk_refs_verify_record(const struct sk_trust *policy, const struct sk_refrecord *r,
 			  struct sk_err *err);
+/* The role decision alone: may key keyid sign ref under policy (the first
+ * rule matching ref names the roles; a grant's scope must cover ref)?
+ * SK_EROLE otherwise. Used for records and for release signatures alike. */
+int sk_refs_check_role(const struct sk_trust *policy, const char *keyid, const char *ref,
+		       struct sk_err *err);
+
 /* verify-ref: the head record (constant cost), or with chain every record
  * back to seq 1 (linkage, seq, ref name, signatures, roles). info (may be
  * NULL) receives {ref, oid, seq, signer, signer_name, records_checked}. */
