@@ -7,7 +7,6 @@
 #include "objects/signature.h"
 #include "objects/sig.h"
 
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
