@@ -20,6 +20,22 @@ static int is_hex(const char *s)
 	return 1;
 }
 
+/* The oid of a live ref whose head record verifies: one read of the
+ * record, which sk_refs_verify already makes. */
+static int verified_resolve(struct sk_repo *repo, const char *name, struct sk_oid *out,
+			    struct sk_err *err)
+{
+	json_t *info = NULL;
+	int rc = sk_refs_verify(repo, name, 0, &info, err);
+	const char *hex = rc == 0 ? json_string_value(json_object_get(info, "oid")) : NULL;
+	if (rc == 0 && !hex)
+		rc = sk_err_set(err, SK_ENOTFOUND, NULL, "ref %s is deleted", name);
+	if (rc == 0)
+		rc = sk_oid_fromhex(out, hex, err);
+	json_decref(info);
+	return rc;
+}
+
 int sk_plumbing_resolve(struct sk_repo *repo, const char *name, struct sk_oid *out, char *ref,
 			struct sk_err *err)
 {
@@ -37,9 +53,7 @@ int sk_plumbing_resolve(struct sk_repo *repo, const char *name, struct sk_oid *o
 	if (strncmp(name, "refs/", 5) == 0) {
 		int rc = sk_ref_name_check(name, err);
 		if (rc == 0)
-			rc = sk_refs_verify(repo, name, 0, NULL, err);
-		if (rc == 0)
-			rc = sk_refs_resolve(repo, name, out, err);
+			rc = verified_resolve(repo, name, out, err);
 		if (rc == 0 && ref)
 			memcpy(ref, name, len + 1); /* checked: at most SK_REF_MAX bytes */
 		return rc;
@@ -53,7 +67,7 @@ int sk_plumbing_resolve(struct sk_repo *repo, const char *name, struct sk_oid *o
 	sk_err_clear(&sub);
 	if (len + 5 <= SK_REF_MAX && sk_ref_name_check(full, &sub) == 0 &&
 	    sk_refs_resolve(repo, full, out, &sub) == 0) {
-		int rc = sk_refs_verify(repo, full, 0, NULL, err);
+		int rc = verified_resolve(repo, full, out, err);
 		if (rc == 0 && ref)
 			memcpy(ref, full, strlen(full) + 1);
 		return rc;
