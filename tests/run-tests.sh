@@ -34,8 +34,12 @@ run_one() {
 	f=$(printf '%s\n' "$out" | sed -n "$fsed" | tail -1)
 	p=${p:-0}
 	f=${f:-0}
-	# shellcheck disable=SC2086
-	[ $st -ne 0 ] && printf '%s\n' "$out" | grep -E $show | tail -60
+	if [ $st -ne 0 ]; then
+		case $show in
+		-v\ *) printf '%s\n' "$out" | grep -Ev "${show#-v }" | tail -60 ;;
+		*) printf '%s\n' "$out" | grep -E "$show" | tail -60 ;;
+		esac
+	fi
 	printf '%-6s %-28s %3d passed, %d failed\n' "$kind" "$name" "$p" "$f"
 	count "$kind/$name" $st "$p" "$f"
 }

@@ -598,10 +598,18 @@ static void test_recovery(void **state)
 	/* Fail the Nth rename, for growing N, until one fails after the
 	 * commit point: the journal stays, with at least one lock. */
 	char *txn = sk_path_join(fx->skiff, "txn");
+	char op[32];
 	int k;
 	for (k = 1; k < 20 && count_entries(txn, NULL) == 0; k++) {
+		/* A distinct op per attempt keeps each attempt's records new:
+		 * two attempts in the same second would otherwise sign
+		 * identical records, find their objects stored already, make
+		 * one rename fewer, and the Nth rename would never come. */
 		char spec[32];
 		snprintf(spec, sizeof(spec), "rename:%d", k);
+		snprintf(op, sizeof(op), "attempt-%d", k);
+		for (size_t i = 0; i < 2; i++)
+			ups[i].op = op;
 		assert_int_equal(faulty_update(fx, spec, ups, 2), SK_ENOSPC);
 	}
 	assert_int_equal(count_entries(txn, NULL), 1);
