@@ -1241,6 +1241,22 @@ static int no_directives(struct ctx *c, const char *buf, size_t len)
 	return 0;
 }
 
+/* A spec is UTF-8 text, checked whole before libfyaml sees it: libfyaml's
+ * own handling of malformed bytes is less well trodden (the fuzzer found
+ * it leaking scanner buffers on invalid UTF-8 inside long quoted runs), and
+ * an error here can say so plainly. jansson's string check is the project's
+ * one UTF-8 validator. */
+static int whole_utf8(struct ctx *c, const char *buf, size_t len)
+{
+	json_t *t = json_stringn(buf, len);
+	if (t) {
+		json_decref(t);
+		return 0;
+	}
+	struct mark m = { 1, 1 };
+	return fail_hint(c, &m, "save the spec as UTF-8", "the spec is not valid UTF-8 text");
+}
+
 int sk_spec_compile(const char *name, const void *buf, size_t len, json_t **spec,
 		    struct sk_err *err)
 {
@@ -1255,6 +1271,8 @@ int sk_spec_compile(const char *name, const void *buf, size_t len, json_t **spec
 	if (memchr(buf, '\0', len))
 		return sk_err_set(err, SK_EINVAL, NULL, "%s: contains a NUL byte", c.name);
 	int rc = no_directives(&c, buf, len);
+	if (rc == 0)
+		rc = whole_utf8(&c, buf, len);
 	json_t *root = NULL;
 	if (!rc)
 		rc = load_yaml(&c, buf, len, &root);
