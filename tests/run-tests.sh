@@ -6,6 +6,8 @@ set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export SKIFF_BIN="$PWD/$BUILD/skiff"
+# only read by sanitizer builds: known leaks inside third-party libraries
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp}
 suites=("$@")
 [ ${#suites[@]} -eq 0 ] && suites=(unit fuzz integration)
 passed=0

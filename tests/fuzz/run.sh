@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-10}
+# A fixed seed makes the CI run reproducible: a failure seen in CI can be
+# replayed here. FUZZ_SEED=0 lets libFuzzer pick one (exploration).
+seed=${FUZZ_SEED:-1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp}
 BUILD=${BUILD:-build}
 scripts/deps.sh # clang and its fuzzer runtime are not needed by make check
 make --no-print-directory -j2 fuzz BUILD="$BUILD" >/dev/null
@@ -16,7 +20,7 @@ for t in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$t" .c)
 	mkdir -p "$work/$name"
 	cp tests/fuzz/corpus/"$name"/* "$work/$name/" 2>/dev/null || true
-	if "$BUILD-fuzz/$name" -max_total_time="$secs" -rss_limit_mb=2048 \
+	if "$BUILD-fuzz/$name" -max_total_time="$secs" -seed="$seed" -rss_limit_mb=2048 \
 		-artifact_prefix="$work/$name-" "$work/$name" >"$work/$name.log" 2>&1; then
 		runs=$(grep -o 'Done [0-9]* runs' "$work/$name.log" | tail -1)
 		echo "fuzz   $name: ${runs:-done}, no crash"
