@@ -32,17 +32,29 @@ static const struct sk_cmd commands[] = {
 	  "grant a key a role in the trust policy (root-signed)" },
 	{ "release create", cmd_release_create, SK_CMD_REPO | SK_CMD_MUTATES, "low",
 	  "skiff release create SERVICE --spec FILE --version V [--artifact NAME=PATH]...\n"
-	  "       [--source-commit SHA]",
-	  "compile a spec and store artifacts as a release object" },
+	  "       [--source-commit SHA] [--sign]",
+	  "compile a spec and store artifacts as a release object (--sign: and sign it)" },
 	{ "release sign", cmd_release_sign, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES, "medium",
-	  "skiff release sign SERVICE VERSION --release OID",
+	  "skiff release sign SERVICE VERSION [--release OID]",
 	  "sign a release and create its create-only ref refs/releases/SERVICE/VERSION" },
 	{ "release verify", cmd_release_verify, SK_CMD_REPO, "none",
 	  "skiff release verify SERVICE VERSION",
 	  "verify a signed release: signature, signer role, every chunk and digest" },
+	{ "release show", cmd_release_show, SK_CMD_REPO, "none",
+	  "skiff release show (SERVICE VERSION | RELEASE-OID)",
+	  "show a release: artifacts, run, health, canary, access, signer" },
+	{ "release list", cmd_release_list, SK_CMD_REPO, "none", "skiff release list [SERVICE]",
+	  "list signed releases, newest first per service" },
 	{ "release extract", cmd_release_extract, SK_CMD_REPO, "low",
-	  "skiff release extract RELEASE-OID NAME DEST",
-	  "write a release's artifact to DEST, verifying every chunk" },
+	  "skiff release extract SERVICE VERSION NAME DEST\n"
+	  "       skiff release extract RELEASE-OID NAME DEST",
+	  "write a release's artifact to DEST, verifying signature and every chunk" },
+	{ "control set", cmd_control_set,
+	  SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES | SK_CMD_DRY_RUN, "low",
+	  "skiff control set [-m MESSAGE] SERVICE (KEY=VALUE | --unset KEY)...",
+	  "change a service's settings as a signed state commit" },
+	{ "control show", cmd_control_show, SK_CMD_REPO, "none", "skiff control show SERVICE",
+	  "show a service's current control" },
 	{ "hash-object", cmd_hash_object, SK_CMD_DIRECT_OK, "none",
 	  "skiff hash-object [-w] [-t TYPE] [--canonicalize] (FILE | --stdin)",
 	  "compute an object id, optionally store the object" },
@@ -61,11 +73,29 @@ static const struct sk_cmd commands[] = {
 	  "resolve a ref, id or id prefix to a full id" },
 	{ "verify-ref", cmd_verify_ref, SK_CMD_REPO | SK_CMD_DIRECT_OK, "none",
 	  "skiff verify-ref REF [--chain]", "verify a ref's signed record (or its whole chain)" },
-	{ "log", cmd_log, SK_CMD_REPO | SK_CMD_DIRECT_OK, "none", "skiff log REF [-n N]",
-	  "show a ref's record chain, newest first" },
+	{ "log", cmd_log, SK_CMD_REPO | SK_CMD_DIRECT_OK, "none", "skiff log REF [-n N] [--records]",
+	  "show a service's commits or a ref's record chain, newest first" },
 	{ "fsck", cmd_fsck, SK_CMD_REPO, "none", "skiff fsck",
 	  "verify every object, record and chain" },
 };
+
+/* A command that plans may also be given --dry-run after its name
+ * (`skiff deploy svc --dry-run`), as people type it: the flag is taken out
+ * of its arguments (up to "--") and set globally. Returns the new argc. */
+static int take_dry_run(struct sk_cli *cli, int argc, char **argv)
+{
+	int out = 1, i = 1;
+	for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--dry-run") == 0)
+			cli->dry_run = 1;
+		else
+			argv[out++] = argv[i];
+	}
+	for (; i < argc; i++)
+		argv[out++] = argv[i];
+	argv[out] = NULL;
+	return out;
+}
 
 /* A command is one word ("log") or a word and a subcommand ("trust show");
  * *words receives how many argv entries the name used. */
@@ -150,7 +180,7 @@ static int wants_help(int argc, char **argv)
 
 /* --identity, then SKIFF_IDENTITY, then the repository's recorded
  * identity, then the only key in the keys directory. */
-static int load_identity(struct sk_cli *cli, struct sk_err *err)
+int sk_cli_load_identity(struct sk_cli *cli, struct sk_err *err)
 {
 	const char *id = cli->identity;
 	if (!id || !*id)
@@ -192,7 +222,7 @@ static int setup(struct sk_cli *cli, const struct sk_cmd *cmd, struct sk_err *er
 	int rc;
 	if ((cmd->flags & SK_CMD_REPO) && (rc = sk_repo_open(&cli->repo, cli->dir, err)) < 0)
 		return rc;
-	if ((cmd->flags & SK_CMD_IDENTITY) && (rc = load_identity(cli, err)) < 0)
+	if ((cmd->flags & SK_CMD_IDENTITY) && (rc = sk_cli_load_identity(cli, err)) < 0)
 		return rc;
 	return 0;
 }
@@ -306,6 +336,8 @@ static int run(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 		print_help(cli, cmd);
 		return 0;
 	}
+	if (cmd->flags & SK_CMD_DRY_RUN)
+		argc = take_dry_run(cli, argc - idx, argv + idx) + idx;
 	int rc = setup(cli, cmd, err);
 	if (rc < 0)
 		return rc;

@@ -74,6 +74,12 @@ void sk_out_text_generic(FILE *out, const json_t *v);
 /* Formats epoch seconds as RFC 3339 UTC into buf (>= 32 bytes). */
 const char *sk_out_time(long long t, char *buf, size_t n);
 
+/* Loads the signing key into cli->key as SK_CMD_IDENTITY does (--identity,
+ * SKIFF_IDENTITY, the repository's identity, the only key), for a command
+ * that needs one only with some option (release create --sign). In
+ * skiff.c. */
+int sk_cli_load_identity(struct sk_cli *cli, struct sk_err *err);
+
 /* Usage error for the current command, with its synopsis as the hint. */
 int sk_cli_usage(struct sk_cli *cli, struct sk_err *err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -40,6 +40,10 @@ static const struct code_info codes[] = {
 	{ SK_ENOREPO, 1, 0, "no_repository" },
 	{ SK_ENOMEM, 1, 1, "out_of_memory" },
 	{ SK_EIDENTITY, 1, 0, "no_identity" },
+	/* network and authentication failures are plain failures (1): the
+	 * data was not judged, so neither 3 nor 4 applies */
+	{ SK_EAUTH, 1, 0, "auth_failed" },
+	{ SK_EUNREACHABLE, 1, 1, "unreachable" },
 };
 
 static const struct code_info *lookup(int code)

@@ -34,7 +34,9 @@ enum sk_code {
 	SK_ENOREPO = -21,    /* no repository found                   exit 1 */
 	SK_ENOMEM = -22,     /* out of memory                         exit 1 */
 	SK_EIDENTITY = -23,  /* no usable identity                    exit 1 */
-	SK_ECODE_MIN = -23
+	SK_EAUTH = -24,      /* remote refused or lacks credentials   exit 1 */
+	SK_EUNREACHABLE = -25, /* remote endpoint cannot be reached   exit 1 */
+	SK_ECODE_MIN = -25
 };
 
 #define SK_ERR_MSG 512

@@ -93,6 +93,16 @@ int sk_fs_fsync(int fd)
 	return fsync(fd);
 }
 
+int sk_fs_syncfs(int fd)
+{
+	int e = fault_hit(F_FSYNC);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return syncfs(fd);
+}
+
 int sk_fs_rename(const char *from, const char *to)
 {
 	int e = fault_hit(F_RENAME);

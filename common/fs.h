@@ -23,6 +23,10 @@
 int sk_fs_open(const char *path, int flags, mode_t mode);
 int sk_fs_write_all(int fd, const void *buf, size_t len);
 int sk_fs_fsync(int fd);
+/* syncfs(2): every file and name of fd's file system durable (Linux
+ * reports writeback errors here since 5.8). Counts as an fsync for the
+ * fault injector. */
+int sk_fs_syncfs(int fd);
 int sk_fs_rename(const char *from, const char *to);
 
 /* mkdir -p with mode 0777 & ~umask (0700 when private). */

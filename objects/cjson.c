@@ -9,6 +9,7 @@
  * precise messages and to reject what jansson would accept but we do not.
  */
 #include "objects/cjson.h"
+#include "objects/oid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,6 +457,22 @@ int sk_cjson_get_int(const json_t *obj, const char *key, long long *out, struct 
 	if (!json_is_integer(v))
 		return sk_err_set(err, SK_EINVAL, NULL, "\"%s\" must be an integer", key);
 	*out = json_integer_value(v);
+	return 0;
+}
+
+int sk_cjson_get_hex(const json_t *obj, const char *key, int nullable, unsigned char *out,
+		     size_t n, int *present, const char *what, struct sk_err *err)
+{
+	const char *s;
+	int rc = nullable ? sk_cjson_get_str_or_null(obj, key, &s, err)
+			  : sk_cjson_get_str(obj, key, &s, err);
+	if (rc)
+		return sk_err_wrap(err, "%s", what);
+	if (present)
+		*present = s != NULL;
+	if (s && (strlen(s) != 2 * n || sk_unhex(s, out, n) < 0))
+		return sk_err_set(err, SK_EINVAL, NULL, "%s: \"%s\" must be %zu lowercase hex digits",
+				  what, key, 2 * n);
 	return 0;
 }
 

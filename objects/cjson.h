@@ -74,6 +74,10 @@ int sk_cjson_get_str(const json_t *obj, const char *key, const char **out, struc
 int sk_cjson_get_str_or_null(const json_t *obj, const char *key, const char **out,
 			     struct sk_err *err);
 int sk_cjson_get_int(const json_t *obj, const char *key, long long *out, struct sk_err *err);
+/* Reads key as exactly n bytes in lowercase hex (or, when nullable, JSON
+ * null: *present = 0). what names the document in messages. */
+int sk_cjson_get_hex(const json_t *obj, const char *key, int nullable, unsigned char *out,
+		     size_t n, int *present, const char *what, struct sk_err *err);
 /* Fails when obj has a key outside the NULL-terminated allowed list. */
 int sk_cjson_only_keys(const json_t *obj, const char *const *allowed, const char *what,
 		       struct sk_err *err);

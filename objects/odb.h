@@ -117,6 +117,35 @@ int sk_obj_encode(enum sk_otype t, const void *payload, size_t len, unsigned cha
  * type, payload, len may be NULL. */
 int sk_obj_decode(const void *zbuf, size_t zlen, const struct sk_oid *expect,
 		  enum sk_otype *type, unsigned char **payload, size_t *len, struct sk_err *err);
+/* A reusable blob encoder for one thread at a time: sk_obj_encode of a
+ * blob without a compression context and output buffer per call (both
+ * are kept, so their memory is touched once). *out points into the
+ * encoder and stays valid until its next use or free. */
+struct sk_blob_enc;
+struct sk_blob_enc *sk_blob_enc_new(void); /* aborts on out of memory */
+void sk_blob_enc_free(struct sk_blob_enc *e);
+int sk_blob_enc_run(struct sk_blob_enc *e, const void *payload, size_t len,
+		    const unsigned char **out, size_t *outlen, struct sk_err *err);
+
+/* A batch of new objects made durable together (chunked files): each is
+ * written to a temp file without waiting for the disk; commit then makes
+ * every temp file durable with one syncfs, renames them into place and
+ * syncs again, so no object becomes visible before its bytes are durable
+ * and the disk is waited on twice, not twice per object. claim and put
+ * may be called from several threads at once. free removes the temp
+ * files of a batch that was not committed (also after a failed commit:
+ * objects already renamed stay; they are complete). */
+struct sk_odb_batch;
+struct sk_odb_batch *sk_odb_batch_new(struct sk_odb *odb); /* aborts on OOM */
+/* 1 when the caller is to put oid: neither stored nor claimed before in
+ * this batch; 0 otherwise. */
+int sk_odb_batch_claim(struct sk_odb_batch *b, const struct sk_oid *oid);
+/* Writes the wire bytes of a claimed object to a temp file. */
+int sk_odb_batch_put(struct sk_odb_batch *b, const struct sk_oid *oid, const void *zbuf,
+		     size_t zlen, struct sk_err *err);
+int sk_odb_batch_commit(struct sk_odb_batch *b, struct sk_err *err);
+void sk_odb_batch_free(struct sk_odb_batch *b);
+
 /* Stores already-verified wire bytes as is (used by fetch after
  * sk_obj_decode with the expected id); no checks here. */
 int sk_odb_write_raw(struct sk_odb *odb, const struct sk_oid *oid, const void *zbuf,

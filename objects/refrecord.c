@@ -47,20 +47,10 @@ static int in_record(int rc, struct sk_err *err)
 	return rc;
 }
 
-/* Reads key as null or exactly n bytes of lowercase hex. */
 static int get_hex(const json_t *doc, const char *key, int nullable, unsigned char *out,
 		   size_t n, int *present, struct sk_err *err)
 {
-	const char *s;
-	int rc = nullable ? sk_cjson_get_str_or_null(doc, key, &s, err)
-			  : sk_cjson_get_str(doc, key, &s, err);
-	if (rc)
-		return in_record(rc, err);
-	*present = s != NULL;
-	if (s && sk_unhex(s, out, n) < 0)
-		return sk_err_set(err, SK_EINVAL, NULL,
-				  "ref record: \"%s\" must be %zu lowercase hex digits", key, 2 * n);
-	return 0;
+	return sk_cjson_get_hex(doc, key, nullable, out, n, present, "ref record", err);
 }
 
 static int get_ref(const json_t *doc, struct sk_refrecord *r, struct sk_err *err)

@@ -45,16 +45,7 @@ static int bad(struct sk_err *err, const char *field, const char *what)
 static int get_hex(const json_t *doc, const char *key, unsigned char *out, size_t n,
 		   struct sk_err *err)
 {
-	const char *s;
-	int rc = sk_cjson_get_str(doc, key, &s, err);
-	if (rc)
-		return sk_err_wrap(err, "signature");
-	if (strlen(s) != 2 * n || sk_unhex(s, out, n) < 0) {
-		char what[48];
-		snprintf(what, sizeof(what), "%zu lowercase hex digits", 2 * n);
-		return bad(err, key, what);
-	}
-	return 0;
+	return sk_cjson_get_hex(doc, key, 0, out, n, NULL, "signature", err);
 }
 
 int sk_signature_from_json(struct sk_signature *out, const json_t *doc, struct sk_err *err)

@@ -15,7 +15,7 @@ static void init_text(FILE *out, const json_t *r)
 		json_string_value(json_object_get(r, "path")),
 		json_string_value(json_object_get(id, "name")),
 		json_string_value(json_object_get(id, "id")));
-	fprintf(out, "next: skiff hash-object -w FILE, then skiff update-ref refs/NAME OID --create\n");
+	fprintf(out, "next: skiff control set SERVICE KEY=VALUE, or skiff release create SERVICE --spec FILE --version V\n");
 }
 
 int cmd_init(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)

@@ -15,6 +15,10 @@ int cmd_trust_add_key(struct sk_cli *cli, int argc, char **argv, struct sk_err *
 int cmd_release_create(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_sign(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_verify(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_control_set(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_control_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_extract(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_release_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_release_list(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 
 #endif

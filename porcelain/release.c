@@ -3,11 +3,14 @@
  * artifacts as chunked `file` objects and writes the `release` object
  * that names them. Every check that can fail on the inputs (usage, names,
  * version, spec, source commit, an existing release ref, opening each
- * artifact) runs before the first chunk is stored, so bad input leaves
- * the object store as it was. Create writes no ref: a release becomes a
- * name only when it is signed. extract takes a release by object id only
- * (the id is the integrity check until signed refs exist) and leaves the
- * verifying write to sk_file_extract.
+ * artifact, and with --sign the identity and its role) runs before the
+ * first chunk is stored, so bad input leaves the object store as it was.
+ * Without --sign, create writes no ref: the release is recorded in the
+ * pending index (release_common.h) for `release sign SERVICE VERSION`.
+ * extract takes a signed release by SERVICE VERSION (signature and role
+ * checked first, as release verify does) or any release by object id (the
+ * id is the integrity check), and leaves the verifying write to
+ * sk_file_extract.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +26,7 @@
 #include "objects/release.h"
 #include "objects/spec.h"
 #include "porcelain/porcelain.h"
+#include "porcelain/release_common.h"
 #include "refs/refs.h"
 
 struct artifact_arg {
@@ -35,6 +39,7 @@ struct create_args {
 	const char *service, *spec, *version, *commit;
 	struct artifact_arg arts[SK_RELEASE_MAX_ARTIFACTS];
 	size_t n;
+	int sign;
 };
 
 static int add_artifact(struct sk_cli *cli, struct create_args *a, char *arg,
@@ -68,6 +73,7 @@ static int parse_create(struct sk_cli *cli, int argc, char **argv, struct create
 		{ "version", required_argument, NULL, 'v' },
 		{ "artifact", required_argument, NULL, 'a' },
 		{ "source-commit", required_argument, NULL, 'c' },
+		{ "sign", no_argument, NULL, 'S' },
 		{ 0, 0, 0, 0 },
 	};
 	int c, rc;
@@ -78,6 +84,8 @@ static int parse_create(struct sk_cli *cli, int argc, char **argv, struct create
 			a->version = optarg;
 		else if (c == 'c')
 			a->commit = optarg;
+		else if (c == 'S')
+			a->sign = 1;
 		else if (c == 'a') {
 			if ((rc = add_artifact(cli, a, optarg, err)) < 0)
 				return rc;
@@ -123,23 +131,19 @@ static int preflight(const struct create_args *a, const json_t *spec,
 	return rc;
 }
 
-/* Releases never move: a version that already has a ref (even a deleted
- * one) cannot be created again. */
-static int check_unreleased(struct sk_repo *repo, const struct create_args *a,
-			    struct sk_err *err)
+/* --sign: the identity must be able to sign this version, checked before
+ * anything is stored (sk_rel_sign checks it again, under the ref's lock). */
+static int check_signer(struct sk_cli *cli, const struct create_args *a, struct sk_err *err)
 {
-	char ref[256];
-	snprintf(ref, sizeof(ref), "refs/releases/%s/%s", a->service, a->version);
-	struct sk_refrecord rec;
-	int rc = sk_refs_read(repo, ref, &rec, err);
-	if (rc == SK_ENOTFOUND) {
-		sk_err_clear(err);
-		return 0;
-	}
-	if (rc < 0)
-		return rc;
-	return sk_err_set(err, SK_EEXISTS, "a release never moves: create a new version",
-			  "release %s %s already exists (%s)", a->service, a->version, ref);
+	char ref[SK_REF_MAX + 1];
+	struct sk_trust *policy = NULL;
+	int rc = sk_rel_ref(ref, sizeof(ref), a->service, a->version, err);
+	if (rc == 0)
+		rc = sk_refs_load_trust(cli->repo, &policy, err);
+	if (rc == 0)
+		rc = sk_refs_check_role(policy, sk_key_id(cli->key), ref, err);
+	sk_trust_free(policy);
+	return rc;
 }
 
 static int open_artifact(struct artifact_arg *art, struct sk_err *err)
@@ -192,18 +196,7 @@ static int store_artifacts(struct sk_odb *odb, struct create_args *a,
 
 static const char *human(uint64_t n, char *buf, size_t len)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
-	size_t u = 0;
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%" PRIu64 " B", n);
-	else
-		snprintf(buf, len, "%.1f %s", v, units[u]);
-	return buf;
+	return sk_rel_human_size(n, buf, len);
 }
 
 static uint64_t jint(const json_t *o, const char *k)
@@ -234,8 +227,43 @@ static void create_text(FILE *out, const json_t *r)
 	fprintf(out, "stored    %s new, %s deduplicated\n",
 		human(jint(r, "bytes_new"), b1, sizeof(b1)),
 		human(jint(r, "bytes_deduplicated"), b2, sizeof(b2)));
-	fprintf(out, "next: skiff release sign %s %s --release %s\n", svc, ver,
-		json_string_value(json_object_get(r, "release")));
+	const json_t *sig = json_object_get(r, "signature");
+	if (json_is_object(sig)) {
+		fprintf(out, "signed    by %s (%s)\nref       %s\nsignature %s\n",
+			json_string_value(json_object_get(sig, "signer_name")),
+			json_string_value(json_object_get(sig, "signer")),
+			json_string_value(json_object_get(sig, "ref")),
+			json_string_value(json_object_get(sig, "oid")));
+		fprintf(out, "next: skiff release verify %s %s\n", svc, ver);
+	} else if (jint(r, "pending") > 1) {
+		fprintf(out, "note: %" PRIu64 " unsigned releases of %s %s exist; name this one\n",
+			jint(r, "pending"), svc, ver);
+		fprintf(out, "next: skiff release sign %s %s --release %s\n", svc, ver,
+			json_string_value(json_object_get(r, "release")));
+	} else {
+		fprintf(out, "next: skiff release sign %s %s\n", svc, ver);
+	}
+}
+
+/* Records the new release as pending, then with --sign signs it. A
+ * signing failure now leaves a complete, unsigned release that
+ * `release sign SERVICE VERSION` can sign later; the message says so. */
+static int record_release(struct sk_cli *cli, const struct create_args *a,
+			  const struct sk_oid *oid, json_t *r, struct sk_err *err)
+{
+	char hex[SK_OID_HEXSZ + 1];
+	size_t pending = 0;
+	int rc = sk_rel_pending_add(cli->repo, a->service, a->version, oid, &pending, err);
+	if (rc == 0 && !a->sign)
+		json_object_set_new(r, "pending", sk_json_int((long long)pending));
+	json_t *sig = NULL;
+	if (rc == 0 && a->sign &&
+	    (rc = sk_rel_sign(cli->repo, cli->key, a->service, a->version, oid, &sig, err)) < 0)
+		sk_err_wrap(err, "release %s was stored but not signed", sk_oid_tohex(oid, hex));
+	json_object_set_new(r, "signed", json_boolean(sig != NULL));
+	json_object_set_new(r, "signature", sig ? sk_rel_signature_json(sig) : json_null());
+	json_decref(sig);
+	return rc;
 }
 
 static int write_release(struct sk_cli *cli, const struct create_args *a, const json_t *spec,
@@ -261,6 +289,10 @@ static int write_release(struct sk_cli *cli, const struct create_args *a, const 
 			      "service", a->service, "version", a->version, "artifacts", out_arts,
 			      "bytes_new", (json_int_t)new_bytes, "bytes_deduplicated",
 			      (json_int_t)dedup);
+	if ((rc = record_release(cli, a, &oid, r, err)) < 0) {
+		json_decref(r);
+		return rc;
+	}
 	sk_cli_result(cli, r, create_text);
 	return 0;
 }
@@ -273,9 +305,11 @@ static int create(struct sk_cli *cli, struct create_args *a, struct sk_err *err)
 	if (!arts || !out_arts)
 		abort();
 	int rc;
-	if ((rc = compile_spec(a->spec, &spec, err)) < 0 ||
+	if ((a->sign && (rc = sk_cli_load_identity(cli, err)) < 0) ||
+	    (rc = compile_spec(a->spec, &spec, err)) < 0 ||
 	    (rc = preflight(a, spec, &src, err)) < 0 ||
-	    (rc = check_unreleased(cli->repo, a, err)) < 0)
+	    (rc = sk_rel_check_unsigned(cli->repo, a->service, a->version, err)) < 0 ||
+	    (a->sign && (rc = check_signer(cli, a, err)) < 0))
 		goto out;
 	for (size_t i = 0; i < a->n; i++)
 		if ((rc = open_artifact(&a->arts[i], err)) < 0)
@@ -303,27 +337,21 @@ int cmd_release_create(struct sk_cli *cli, int argc, char **argv, struct sk_err 
 	return rc;
 }
 
-/* --- release extract RELEASE-OID NAME DEST ----------------------------- */
+/* --- release extract (SERVICE VERSION | RELEASE-OID) NAME DEST -------- */
 
-/* The release object by id or id prefix only: a ref would name a release
- * without its signature being checked, which waits for release sign. */
-static int load_release(struct sk_odb *odb, const char *name, struct sk_oid *oid,
-			struct sk_release **out, struct sk_err *err)
+/* The release object by id or id prefix: the id is the integrity check,
+ * and no signature is claimed. */
+static int load_by_oid(struct sk_odb *odb, const char *name, struct sk_oid *oid,
+		       struct sk_release **out, struct sk_err *err)
 {
 	if (!sk_oid_is_prefix(name))
 		return sk_err_set(err, SK_EINVAL,
-				  "give the release's object id (or 8+ hex digits of it); "
-				  "extracting by SERVICE VERSION comes with release signing",
+				  "give the release's object id (or 8+ hex digits of it), "
+				  "or SERVICE VERSION NAME DEST for a signed release",
 				  "'%s' is not a release object id", name);
-	json_t *doc = NULL;
 	int rc = sk_odb_resolve_prefix(odb, name, oid, err);
 	if (rc == 0)
-		rc = sk_odb_read_json(odb, oid, SK_OBJ_RELEASE, SK_ODB_VERIFY, &doc, err);
-	if (rc == 0 && (rc = sk_release_from_json(out, doc, err)) < 0) {
-		char hex[SK_OID_HEXSZ + 1];
-		rc = sk_err_wrap(err, "release %s", sk_oid_tohex(oid, hex));
-	}
-	json_decref(doc);
+		rc = sk_rel_read(odb, oid, NULL, NULL, out, err);
 	return rc;
 }
 
@@ -342,6 +370,8 @@ static int check_file(struct sk_odb *odb, const struct sk_release_artifact *ra,
 {
 	struct sk_file *f = NULL;
 	int rc = sk_file_read(odb, &ra->file, &f, err);
+	if (rc < 0)
+		sk_err_wrap(err, "artifact %s", ra->name);
 	if (rc == 0 && (f->size != ra->size || memcmp(f->sha256, ra->sha256, 32) != 0))
 		rc = sk_err_set(err, SK_ECORRUPT, "run skiff fsck",
 				"artifact %s: file object does not match the release's size and digest",
@@ -357,10 +387,20 @@ static void extract_text(FILE *out, const json_t *r)
 		json_string_value(json_object_get(r, "name")), human(jint(r, "size"), b, sizeof(b)),
 		json_string_value(json_object_get(r, "sha256")),
 		json_string_value(json_object_get(r, "dest")));
+	if (json_is_true(json_object_get(r, "signed")))
+		fprintf(out, "release %s %s %.16s…, signed by %s (%s)\n",
+			json_string_value(json_object_get(r, "service")),
+			json_string_value(json_object_get(r, "version")),
+			json_string_value(json_object_get(r, "release")),
+			json_string_value(json_object_get(r, "signer_name")),
+			json_string_value(json_object_get(r, "signer")));
 }
 
+/* sig: the verified signature when the release was named by SERVICE
+ * VERSION, NULL when by id. */
 static int extract(struct sk_cli *cli, const struct sk_release *r, const struct sk_oid *oid,
-		   const char *name, const char *dest, struct sk_err *err)
+		   const char *name, const char *dest, const struct sk_rel_signed *sig,
+		   struct sk_err *err)
 {
 	struct sk_odb *odb = sk_repo_odb(cli->repo);
 	const struct sk_release_artifact *ra = sk_release_artifact(r, name);
@@ -370,31 +410,47 @@ static int extract(struct sk_cli *cli, const struct sk_release *r, const struct 
 		return sk_err_set(err, SK_ENOTFOUND, "the release's artifacts are listed in the error",
 				  "release %s %s has no artifact '%s'", r->service, r->version, name);
 	}
+	/* the release (id-checked or signed) names the file object: its
+	 * absence is damage, not a wrong argument */
 	int rc = check_file(odb, ra, err);
-	if (rc == 0)
-		rc = sk_file_extract(odb, &ra->file, dest, err);
 	if (rc < 0)
+		return sk_rel_damaged(rc, err);
+	if ((rc = sk_file_extract(odb, &ra->file, dest, err)) < 0)
 		return rc;
 	char hex[65];
 	sk_hex(ra->sha256, 32, hex);
-	sk_cli_result(cli,
-		      json_pack("{s:o, s:s, s:s, s:s, s:s, s:I, s:s, s:o}", "release",
+	json_t *res = json_pack("{s:o, s:s, s:s, s:s, s:s, s:I, s:s, s:o, s:b}", "release",
 				sk_json_oid(oid), "service", r->service, "version", r->version,
 				"name", ra->name, "dest", dest, "size", (json_int_t)ra->size,
-				"sha256", hex, "file", sk_json_oid(&ra->file)),
-		      extract_text);
+				"sha256", hex, "file", sk_json_oid(&ra->file), "signed", sig != NULL);
+	if (sig) {
+		json_object_set_new(res, "signer", sk_json_str(sig->sig.signer));
+		json_object_set_new(res, "signer_name", sk_json_str(sig->signer_name));
+	}
+	sk_cli_result(cli, res, extract_text);
 	return 0;
 }
 
+/* Four operands name a signed release (SERVICE VERSION NAME DEST), three
+ * a release object (RELEASE-OID NAME DEST): no operand is optional, so
+ * the count alone tells the forms apart. */
 int cmd_release_extract(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 {
-	if (argc != 4 || argv[1][0] == '-' || argv[2][0] == '-')
-		return sk_cli_usage(cli, err, "release extract takes RELEASE-OID, NAME and DEST");
+	if ((argc != 4 && argc != 5) || argv[1][0] == '-' || argv[2][0] == '-' ||
+	    (argc == 5 && argv[3][0] == '-'))
+		return sk_cli_usage(cli, err, "release extract takes SERVICE VERSION NAME DEST "
+				    "or RELEASE-OID NAME DEST");
 	struct sk_oid oid;
 	struct sk_release *r = NULL;
-	int rc = load_release(sk_repo_odb(cli->repo), argv[1], &oid, &r, err);
+	struct sk_rel_signed sig;
+	int rc;
+	if (argc == 5 && (rc = sk_rel_load_signed(cli->repo, argv[1], argv[2], &sig, &r, err)) == 0)
+		oid = sig.sig.release;
+	if (argc == 4)
+		rc = load_by_oid(sk_repo_odb(cli->repo), argv[1], &oid, &r, err);
 	if (rc == 0)
-		rc = extract(cli, r, &oid, argv[2], argv[3], err);
+		rc = extract(cli, r, &oid, argv[argc - 2], argv[argc - 1], argc == 5 ? &sig : NULL,
+			     err);
 	sk_release_free(r);
 	return rc;
 }

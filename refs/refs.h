@@ -81,6 +81,10 @@ struct sk_ref_update {
 	enum sk_ref_expect expect;
 	struct sk_oid old_oid;
 	const char *op;        /* operation id or NULL */
+	/* --dry-run only: new_oid names an object the caller has not written
+	 * yet (it would write it before the real update), so the plan skips
+	 * the "object exists" check. sk_refs_update refuses it. */
+	int pending;
 };
 
 /* Applies n updates as one transaction signed by key: all or nothing;

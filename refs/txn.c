@@ -108,7 +108,7 @@ static int check_targets(struct sk_repo *repo, const struct sk_ref_update *ups, 
 			 struct sk_err *err)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (ups[i].delete)
+		if (ups[i].delete || ups[i].pending)
 			continue;
 		char hex[SK_OID_HEXSZ + 1];
 		if (!sk_odb_exists(repo->odb, &ups[i].new_oid))
@@ -640,6 +640,10 @@ int sk_refs_update(struct sk_repo *repo, const struct sk_key *key,
 		   const struct sk_ref_update *ups, size_t n, struct sk_refrecord *records,
 		   struct sk_err *err)
 {
+	for (size_t i = 0; i < n; i++)
+		if (ups[i].pending)
+			return sk_err_set(err, SK_EINVAL, NULL,
+					  "%s: a pending target is for plans only", ups[i].ref);
 	return with_current_policy(sk_refs_update_with, repo, key, ups, n, records, err);
 }
 

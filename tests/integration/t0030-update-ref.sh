@@ -26,7 +26,7 @@ test_expect_success 'create a ref: seq 1, a signed record stored as an object' '
 
 test_expect_success 'the ref file holds exactly the record object bytes' '
 	cd repo &&
-	rec=$(skiff --format=json log refs/services/api | jq -r ".records[0].record") &&
+	rec=$(skiff --format=json log --records refs/services/api | jq -r ".records[0].record") &&
 	printf "refrecord %s\0" $(stat -c %s .skiff/refs/services/api) | cat - .skiff/refs/services/api | sha256sum | grep -q "^$rec "
 '
 
@@ -41,7 +41,7 @@ test_expect_success 'CAS with the right --old moves the ref; seq and prev chain'
 	cd repo &&
 	skiff --format=json update-ref refs/services/api $O2 --old $O1 >"$TRASH/out" &&
 	json_is ".updates[0].seq" 2 && json_is ".updates[0].old" $O1 &&
-	skiff --format=json log refs/services/api >"$TRASH/out" &&
+	skiff --format=json log --records refs/services/api >"$TRASH/out" &&
 	json_is ".records | length" 2 &&
 	json_is ".records[0].prev == .records[1].record" true
 '
@@ -98,7 +98,7 @@ test_expect_success '--stdin applies a transaction' '
 		skiff --format=json update-ref --stdin >"$TRASH/out" &&
 	json_is ".updates | length" 2 &&
 	test "$(skiff rev-parse refs/services/a)" = $O1 &&
-	skiff --format=json log refs/services/b >"$TRASH/out" &&
+	skiff --format=json log --records refs/services/b >"$TRASH/out" &&
 	json_is ".records[0].op" op-1
 '
 
@@ -195,9 +195,9 @@ test_expect_success 'verify-ref: head and chain' '
 
 test_expect_success 'log: newest first, -n limits, text has seq and signer' '
 	cd repo &&
-	skiff --format=json log -n 2 refs/services/api >"$TRASH/out" &&
+	skiff --format=json log --records -n 2 refs/services/api >"$TRASH/out" &&
 	json_is "[.records[].seq] | join(\",\")" "3,2" &&
-	skiff log refs/services/api | head -1 | grep -q "alice"
+	skiff log --records refs/services/api | head -1 | grep -q "alice"
 '
 
 test_expect_success '--dry-run checks everything and changes nothing' '

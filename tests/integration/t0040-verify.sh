@@ -17,7 +17,7 @@ test_expect_success 'setup: a ref with five records' '
 
 test_expect_success 'a tampered record in the middle of the chain: --chain and fsck fail (exit 4)' '
 	cp -a repo tampered && cd tampered &&
-	rec=$(skiff --format=json log refs/services/api | jq -r ".records[2].record") &&
+	rec=$(skiff --format=json log --records refs/services/api | jq -r ".records[2].record") &&
 	p=.skiff/objects/${rec:0:2}/${rec:2} && chmod u+w $p &&
 	zstd -dc $p | sed "s/\"seq\":3/\"seq\":9/" | zstd -q -c >$p.new && mv $p.new $p &&
 	skiff verify-ref refs/services/api &&
@@ -29,8 +29,8 @@ test_expect_success 'a tampered record in the middle of the chain: --chain and f
 
 test_expect_success 'a record replaced wholesale by a valid object breaks the prev link' '
 	cp -a repo relinked && cd relinked &&
-	a=$(skiff --format=json log refs/services/api | jq -r ".records[2].record") &&
-	b=$(skiff --format=json log refs/services/api | jq -r ".records[3].record") &&
+	a=$(skiff --format=json log --records refs/services/api | jq -r ".records[2].record") &&
+	b=$(skiff --format=json log --records refs/services/api | jq -r ".records[3].record") &&
 	pa=.skiff/objects/${a:0:2}/${a:2} && chmod u+w $pa &&
 	cp .skiff/objects/${b:0:2}/${b:2} $pa &&
 	expect_exit 4 skiff --format=json verify-ref --chain refs/services/api
@@ -52,7 +52,7 @@ test_expect_success 'every reader verifies: rev-parse, show-ref, log, cat-object
 	expect_exit 4 skiff rev-parse services/api &&
 	expect_exit 4 skiff --format=json show-ref &&
 	json_is ".error.hint | test(\"verify-ref refs/services/api\")" true &&
-	expect_exit 4 skiff log refs/services/api &&
+	expect_exit 4 skiff log --records refs/services/api &&
 	expect_exit 4 skiff cat-object -p refs/services/api &&
 	test "$(skiff rev-parse refs/meta/trust)" = "$(cd ../repo && skiff rev-parse refs/meta/trust)"
 '

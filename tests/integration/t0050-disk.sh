@@ -169,7 +169,7 @@ test_expect_success 'read-only: reads still work' '
 	json_is .verified true && json_is .seq 2 &&
 	skiff -C "$RO" --format=json verify-ref --chain refs/services/api >"$TRASH/out" &&
 	json_is .records_checked 2 &&
-	skiff -C "$RO" --format=json log refs/services/api >"$TRASH/out" &&
+	skiff -C "$RO" --format=json log --records refs/services/api >"$TRASH/out" &&
 	json_is ".records | length" 2 &&
 	test "$(skiff -C "$RO" cat-object -p $O1)" = one &&
 	test "$(skiff -C "$RO" cat-object -p refs/services/api)" = two &&

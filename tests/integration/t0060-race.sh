@@ -19,7 +19,7 @@ test_expect_success 'setup: three objects and a fresh ref (seq 1)' '
 	for x in one two three; do printf $x >$x; skiff hash-object -w $x >>"$TRASH/oids"; done &&
 	test $(sort -u "$TRASH/oids" | wc -l) -eq 3 &&
 	skiff update-ref $REF $(head -1 "$TRASH/oids") --create >/dev/null &&
-	test "$(skiff --format=json log $REF | jq ".records | length")" -eq 1
+	test "$(skiff --format=json log --records $REF | jq ".records | length")" -eq 1
 '
 mapfile -t OIDS <"$TRASH/oids"
 
@@ -119,7 +119,7 @@ test_expect_success "verify-ref --chain checks all $SEQ records" '
 
 test_expect_success "log has $SEQ records, seq $SEQ down to 1, each linked to the next" '
 	cd repo &&
-	skiff --format=json log $REF >"$TRASH/out" &&
+	skiff --format=json log --records $REF >"$TRASH/out" &&
 	json_is ".records | length" $SEQ &&
 	json_is "[.records[].seq] == [range($SEQ; 0; -1)]" true &&
 	json_is "[.records as \$r | range(0; \$r | length - 1) | \$r[.].prev == \$r[. + 1].record] | all" true &&

@@ -44,7 +44,7 @@ test_expect_success 'a release is signed only under its own service and version'
 	cd repo &&
 	rel=$(jq -r .release "$TRASH/r2.json") &&
 	expect_exit 1 skiff --identity ci release sign payments-api 9.9.9 --release $rel &&
-	expect_exit 2 skiff --identity ci release sign payments-api 2.0.0 &&
+	expect_exit 2 skiff --identity ci release sign payments-api --release $rel &&
 	expect_exit 7 skiff show-ref "refs/releases/payments-api/9.9.9"
 '
 

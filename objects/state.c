@@ -1,0 +1,178 @@
+/*
+ * Control and commit documents (see state.h). Readers are strict: a
+ * document that passes them is one the builders could have produced.
+ */
+#include "objects/state.h"
+
+#include <string.h>
+
+#include "objects/cjson.h"
+#include "objects/spec.h"
+
+static const char *const control_keys[] = { "service", "settings", "targets", "v", NULL };
+static const char *const target_keys[] = { "release", NULL };
+static const char *const commit_keys[] = { "actor",   "control", "message", "op",
+					   "parent",  "service", "time",    "v", NULL };
+
+json_t *sk_control_new(const char *service)
+{
+	return json_pack("{s:s, s:{}, s:{}, s:i}", "service", service, "settings", "targets", "v", 1);
+}
+
+/* Messages inside a document carry no prefix; the public readers add
+ * which document it was, once. */
+static int bad(struct sk_err *err, const char *fmt, const char *arg)
+{
+	return sk_err_set(err, SK_EINVAL, NULL, fmt, arg);
+}
+
+static int check_value(const char *key, const json_t *v, struct sk_err *err)
+{
+	if (!json_is_string(v))
+		return bad(err, "setting \"%s\" must be a string", key);
+	if (json_string_length(v) > SK_SETTING_VALUE_MAX || strlen(json_string_value(v)) !=
+								    json_string_length(v))
+		return sk_err_set(err, SK_EINVAL, NULL,
+				  "setting \"%s\" must be at most %d bytes, without NUL",
+				  key, SK_SETTING_VALUE_MAX);
+	return 0;
+}
+
+static int check_settings(const json_t *settings, struct sk_err *err)
+{
+	if (!json_is_object(settings))
+		return bad(err, "\"%s\" must be an object", "settings");
+	if (json_object_size(settings) > SK_CONTROL_MAX_SETTINGS)
+		return bad(err, "too many %s", "settings");
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)settings, k, v) {
+		int rc = sk_spec_component_check(k, SK_SETTING_KEY_MAX, "setting key", err);
+		if (!rc)
+			rc = check_value(k, v, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int check_targets(const json_t *targets, struct sk_err *err)
+{
+	if (!json_is_object(targets))
+		return bad(err, "\"%s\" must be an object", "targets");
+	if (json_object_size(targets) > SK_CONTROL_MAX_TARGETS)
+		return bad(err, "too many %s", "targets");
+	const char *k;
+	json_t *t;
+	json_object_foreach((json_t *)targets, k, t) {
+		const char *rel;
+		int rc = sk_spec_component_check(k, SK_SPEC_NAME_MAX, "target", err);
+		if (!rc)
+			rc = sk_cjson_only_keys(t, target_keys, "a target", err);
+		if (!rc)
+			rc = sk_cjson_get_str_or_null(t, "release", &rel, err);
+		if (!rc && rel)
+			rc = sk_spec_component_check(rel, SK_SPEC_NAME_MAX, "release version", err);
+		if (rc)
+			return sk_err_wrap(err, "target \"%s\"", k);
+	}
+	return 0;
+}
+
+int sk_control_check(const json_t *doc, struct sk_err *err)
+{
+	const char *svc;
+	long long v = 0;
+	int rc = sk_cjson_only_keys(doc, control_keys, "the document", err);
+	if (!rc && !(rc = sk_cjson_get_int(doc, "v", &v, err)) && v != 1)
+		rc = bad(err, "\"v\" must be %s", "1");
+	if (!rc && !(rc = sk_cjson_get_str(doc, "service", &svc, err)))
+		rc = sk_spec_component_check(svc, SK_SPEC_NAME_MAX, "service", err);
+	if (!rc)
+		rc = check_settings(json_object_get(doc, "settings"), err);
+	if (!rc)
+		rc = check_targets(json_object_get(doc, "targets"), err);
+	return rc ? sk_err_wrap(err, "control") : 0;
+}
+
+int sk_control_set(json_t *doc, const char *key, const char *value, struct sk_err *err)
+{
+	json_t *settings = json_object_get(doc, "settings");
+	int rc = sk_spec_component_check(key, SK_SETTING_KEY_MAX, "setting key", err);
+	if (rc)
+		return rc;
+	if (!value) {
+		if (json_object_del(settings, key) != 0)
+			return sk_err_set(err, SK_ENOTFOUND, "skiff control show SERVICE lists them",
+					  "no setting \"%s\"", key);
+		return 0;
+	}
+	json_t *v = json_string(value); /* NULL for invalid UTF-8 */
+	if (!v)
+		return sk_err_set(err, SK_EINVAL, NULL, "setting \"%s\": value is not UTF-8", key);
+	if ((rc = check_value(key, v, err)) == 0 && !json_object_get(settings, key) &&
+	    json_object_size(settings) >= SK_CONTROL_MAX_SETTINGS)
+		rc = bad(err, "too many %s (the limit is 256)", "settings");
+	if (rc) {
+		json_decref(v);
+		return rc;
+	}
+	json_object_set_new(settings, key, v);
+	return 0;
+}
+
+json_t *sk_commit_to_json(const struct sk_commit *c)
+{
+	char ctl[SK_OID_HEXSZ + 1], par[SK_OID_HEXSZ + 1];
+	return json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s, s:I, s:i}", "actor", c->actor, "control",
+			 sk_oid_tohex(&c->control, ctl), "message", c->message, "op",
+			 c->op[0] ? c->op : NULL, "parent",
+			 c->has_parent ? sk_oid_tohex(&c->parent, par) : NULL, "service", c->service,
+			 "time", (json_int_t)c->time, "v", 1);
+}
+
+static int commit_strings(struct sk_commit *out, const json_t *doc, struct sk_err *err)
+{
+	const char *svc, *msg, *op;
+	int rc = sk_cjson_get_str(doc, "service", &svc, err);
+	if (!rc)
+		rc = sk_spec_component_check(svc, SK_SPEC_NAME_MAX, "service", err);
+	if (!rc && !(rc = sk_cjson_get_str(doc, "message", &msg, err)) &&
+	    (strlen(msg) > SK_COMMIT_MESSAGE_MAX || strlen(msg) != json_string_length(
+									 json_object_get(doc, "message"))))
+		rc = sk_err_set(err, SK_EINVAL, NULL, "\"message\" must be at most %d bytes, without NUL",
+				SK_COMMIT_MESSAGE_MAX);
+	if (!rc && !(rc = sk_cjson_get_str_or_null(doc, "op", &op, err)) && op)
+		rc = sk_opid_check(op, err);
+	if (rc)
+		return sk_err_wrap(err, "commit");
+	strcpy(out->service, svc);
+	strcpy(out->message, msg);
+	if (op)
+		strcpy(out->op, op);
+	return 0;
+}
+
+int sk_commit_from_json(struct sk_commit *out, const json_t *doc, struct sk_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	long long v = 0, t = 0;
+	unsigned char actor[SK_KEYID_HEXSZ / 2];
+	int rc = sk_cjson_only_keys(doc, commit_keys, "the document", err);
+	if (!rc && !(rc = sk_cjson_get_int(doc, "v", &v, err)) && v != 1)
+		rc = bad(err, "\"v\" must be %s", "1");
+	if (!rc && !(rc = sk_cjson_get_int(doc, "time", &t, err)) && t < 0)
+		rc = bad(err, "\"time\" must %s", "not be negative");
+	if (rc)
+		return sk_err_wrap(err, "commit");
+	if ((rc = sk_cjson_get_hex(doc, "actor", 0, actor, sizeof(actor), NULL, "commit", err)) ||
+	    (rc = sk_cjson_get_hex(doc, "control", 0, out->control.id, SK_OID_RAWSZ, NULL, "commit",
+				   err)) ||
+	    (rc = sk_cjson_get_hex(doc, "parent", 1, out->parent.id, SK_OID_RAWSZ, &out->has_parent,
+				   "commit", err)) ||
+	    (rc = commit_strings(out, doc, err)))
+		return rc;
+	sk_hex(actor, sizeof(actor), out->actor);
+	out->time = t;
+	return 0;
+}
