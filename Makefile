@@ -57,7 +57,7 @@ else
 LIBS = -Wl,--as-needed $(PC_LIBS) -lpthread
 endif
 
-LIB_SRCS = $(wildcard common/*.c objects/*.c refs/*.c)
+LIB_SRCS = $(wildcard common/*.c objects/*.c refs/*.c remote-s3/*.c)
 CLI_SRCS = skiff.c $(wildcard plumbing/*.c porcelain/*.c)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
@@ -66,11 +66,13 @@ LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS = $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_REPLAY_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
+# Test-only programs the integration tests drive (e.g. tools/s3-driver).
+TOOL_BINS = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 
 LIBSKIFF = $(BUILD)/libskiff.a
 SKIFF = $(BUILD)/skiff
 
-build: $(SKIFF) $(UNIT_BINS) $(FUZZ_REPLAY_BINS)
+build: $(SKIFF) $(UNIT_BINS) $(FUZZ_REPLAY_BINS) $(TOOL_BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -92,6 +94,10 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/helpers.c tests/unit/helpe
 $(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIBSKIFF)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIBSKIFF) $(LIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(LIBSKIFF)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBSKIFF) $(LIBS)
 
 run-checks:
 	@BUILD=$(BUILD) tests/run-tests.sh

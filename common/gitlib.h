@@ -20,7 +20,7 @@
 #define SK_GITLIB_FUNCS(X)                                                                      \
 	X(libgit2_init) X(libgit2_shutdown) X(error_last)                                       \
 	X(repository_open_ext) X(repository_init_options_init) X(repository_init_ext)           \
-	X(repository_free) X(repository_path) X(repository_is_bare) X(repository_is_empty)      \
+	X(repository_free) X(repository_path) X(repository_is_bare)                              \
 	X(repository_odb) X(odb_add_backend) X(odb_write_pack) X(odb_free)                      \
 	X(mempack_new) X(mempack_dump) X(buf_dispose)                                           \
 	X(blob_create_from_buffer) X(tree_lookup) X(tree_free) X(tree_entry_byname)             \
@@ -32,6 +32,7 @@
 	X(reference_create) X(reference_create_matching) X(reference_symbolic_create)          \
 	X(reference_free) X(checkout_options_init) X(checkout_tree)                             \
 	X(message_trailers) X(message_trailer_array_free) X(oid_tostr_s)                        \
+	X(repository_head_unborn) X(reference_list) X(strarray_dispose)                         \
 	X(diff_options_init) X(patch_from_buffers) X(patch_num_hunks) X(patch_get_hunk)         \
 	X(patch_get_line_in_hunk) X(patch_free)
 

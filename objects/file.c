@@ -3,21 +3,23 @@
  * for the document). Owns the document's validation, the store pipeline,
  * and verification and reassembly.
  *
- * Invariants: chunk blobs are complete before the file object naming them
- * is written; a store holds a 16 MiB read window plus one compressed
- * chunk per writer, whatever the artifact's size; extract never leaves a
- * partial file at its destination.
+ * Invariants: no chunk blob becomes visible before its bytes are durable,
+ * and the file object naming them is written only after every one is
+ * (sk_odb_batch: temp files, one syncfs, renames, one more syncfs); a
+ * store holds three 16 MiB read slabs plus a compressed chunk per writer,
+ * whatever the artifact's size; extract never leaves a partial file at its
+ * destination.
  *
  * Speed: every byte is SHA-256'd twice (the chunk's id, the whole-artifact
- * digest), so the work is spread over threads sharing one read buffer
- * without copies: this thread reads and cuts; a digest worker hashes each
- * block as it is read; WRITERS chunk writers, in turn, hash a chunk's id
- * and, when it is new, compress and store it (several, so that one
- * object's fsyncs do not stall the rest). A buffer region handed to a
- * worker is not moved (compaction) until every worker is idle. Chunk ids
- * are hashed with OpenSSL EVP directly (header form from sk_oid_header):
- * sk_oid_hash uses libsodium below 1 MiB, several times slower than
- * SHA-NI, and many chunks are that small.
+ * digest), so the work is spread over threads sharing the read slabs
+ * without copies: this thread reads and cuts; a digest thread hashes each
+ * block in read order; WRITERS chunk writers take chunks from a queue,
+ * hash each one's id and, when it is new, compress it and write it to a
+ * temp file without waiting for the disk. A slab is read into again only
+ * once no queued or running job points into it, so nothing waits for all
+ * threads to be idle. Chunk ids are hashed with OpenSSL EVP directly
+ * (header form from sk_oid_header): sk_oid_hash uses libsodium below
+ * 1 MiB, several times slower than SHA-NI, and many chunks are that small.
  */
 #include "objects/file.h"
 
@@ -25,21 +27,27 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fs.h"
-#include "common/worker.h"
 #include "objects/chunker.h"
 #include "objects/cjson.h"
 
-#define READ_BLOCK SK_CDC_MAX                    /* bytes per read() */
-#define BUF_CAP (2 * SK_CDC_MAX + 2 * READ_BLOCK) /* 16 MiB window */
-/* Chunk writers: each new blob ends in fsyncs that wait on the disk, so
- * several in flight keep the device busy while this thread cuts. */
-#define WRITERS 4
+#define SLAB ((size_t)16 << 20)       /* one read slab */
+#define SLABS 3
+#define READ_BLOCK ((size_t)2 << 20) /* bytes per read() */
+/* Queue lengths: more than three slabs can hold (chunks are at least
+ * SK_CDC_MIN but for the last; a read may be short, so blocks wait). */
+#define CHUNK_Q 256
+#define BLOCK_Q 64
+/* Chunk writers: hashing and compressing a chunk costs about as much as
+ * the digest and the cutting together, so two keep both cores busy; a
+ * third covers a writer waiting in write(). */
+#define WRITERS 3
 
 /* --- the document -------------------------------------------------- */
 
@@ -201,17 +209,6 @@ static void sha256_final(EVP_MD_CTX *ctx, unsigned char out[32])
 		abort();
 }
 
-/* The whole-artifact digest, computed on a worker (common/worker.h). */
-struct digest {
-	struct sk_worker *w;
-	EVP_MD_CTX *ctx;
-};
-
-static void digest_job(void *arg, const void *p, size_t n)
-{
-	sha256_update(((struct digest *)arg)->ctx, p, n);
-}
-
 static void chunk_id(EVP_MD_CTX *ctx, const unsigned char *p, size_t n, struct sk_oid *out)
 {
 	char hdr[32];
@@ -224,63 +221,52 @@ static void chunk_id(EVP_MD_CTX *ctx, const unsigned char *p, size_t n, struct s
 		abort();
 }
 
-/* Hashes one chunk and, when it is not stored yet, compresses and writes
- * it; the first error sticks. chunk and fresh point into the store's
- * arrays, which only move while every writer is idle. */
-struct writer {
-	struct sk_worker *w;
-	struct sk_odb *odb;
-	EVP_MD_CTX *ctx;
-	struct sk_file_chunk *chunk;
-	unsigned char *fresh; /* set to 1 when this job wrote the blob */
-	int rc;
-	struct sk_err err;
+/* --- storing ------------------------------------------------------- */
+
+/* A piece of a slab handed to a thread: a block read (for the digest) or
+ * a chunk (for a writer, idx its place in the file). */
+struct job {
+	const unsigned char *p;
+	size_t n, idx;
+	unsigned slab;
 };
 
-static void writer_job(void *arg, const void *p, size_t n)
-{
-	struct writer *wr = arg;
-	unsigned char *z;
-	size_t zlen;
-	if (wr->rc)
-		return;
-	chunk_id(wr->ctx, p, n, &wr->chunk->oid);
-	if (sk_odb_exists(wr->odb, &wr->chunk->oid))
-		return;
-	wr->rc = sk_obj_encode(SK_OBJ_BLOB, p, n, &z, &zlen, &wr->err);
-	if (wr->rc)
-		return;
-	wr->rc = sk_odb_write_raw(wr->odb, &wr->chunk->oid, z, zlen, &wr->err);
-	free(z);
-	*wr->fresh = !wr->rc;
-}
-
-/* Waits for the writer; its error, if any, becomes the caller's. */
-static int writer_sync(struct writer *wr, struct sk_err *err)
-{
-	sk_worker_wait(wr->w);
-	if (wr->rc && err)
-		*err = wr->err;
-	return wr->rc;
-}
-
-/* --- storing ------------------------------------------------------- */
+/* What one chunk writer keeps between chunks. */
+struct writer {
+	EVP_MD_CTX *ctx;
+	struct sk_blob_enc *enc;
+};
 
 struct store {
 	struct sk_odb *odb;
+	struct sk_odb_batch *batch;
 	int fd;
-	unsigned char *buf;
-	size_t start, end; /* unconsumed bytes are buf[start..end) */
 	int eof;
 	uint64_t read_total;
 	struct stat st0; /* fstat before reading; st_mode 0 when not regular */
-	int started; /* the workers run */
-	struct digest dg;
-	struct writer wr[WRITERS]; /* used in turn */
-	unsigned next_wr;
+	EVP_MD_CTX *digest;
+
+	/* Everything below is shared with the threads and guarded by mu;
+	 * cv is broadcast on every change. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned char *slab[SLABS];
+	unsigned refs[SLABS]; /* queued or running jobs in each slab */
+	unsigned cur;         /* the slab being read into */
+	size_t start, end;    /* its unconsumed bytes: [start, end) */
+	struct job blocks[BLOCK_Q], jobs[CHUNK_Q]; /* FIFO rings */
+	size_t bhead, btail, jhead, jtail;
+	int closing; /* no more jobs: threads exit once their queue is empty */
+	int rc;      /* the first error of any thread */
+	struct sk_err err;
 	struct sk_file f;
 	unsigned char *fresh; /* per chunk: written by this store */
 	size_t cap;
+
+	pthread_t digest_th, writer_th[WRITERS];
+	int digest_threaded;
+	unsigned nwriters; /* threads running; 0: chunks are written inline */
+	struct writer inline_w;
 };
 
 static int changed(struct sk_err *err, const char *why)
@@ -289,30 +275,135 @@ static int changed(struct sk_err *err, const char *why)
 			  "the artifact changed while it was read (%s)", why);
 }
 
-static int all_idle(struct store *s, struct sk_err *err)
+static void writer_init(struct writer *w)
 {
-	sk_worker_wait(s->dg.w);
-	for (unsigned i = 0; i < WRITERS; i++) {
-		int rc = writer_sync(&s->wr[i], err);
-		if (rc)
-			return rc;
+	w->ctx = sha256_new();
+	w->enc = sk_blob_enc_new();
+}
+
+static void writer_fini(struct writer *w)
+{
+	EVP_MD_CTX_free(w->ctx);
+	sk_blob_enc_free(w->enc);
+}
+
+/* Names one chunk and, unless it is stored already or by another writer
+ * of this store, compresses it into a temp file of the batch. */
+static int write_chunk(struct store *s, struct writer *w, const struct job *j,
+		       struct sk_oid *oid, unsigned char *fresh, struct sk_err *err)
+{
+	const unsigned char *z;
+	size_t zlen;
+	chunk_id(w->ctx, j->p, j->n, oid);
+	*fresh = 0;
+	if (!sk_odb_batch_claim(s->batch, oid))
+		return 0;
+	int rc = sk_blob_enc_run(w->enc, j->p, j->n, &z, &zlen, err);
+	if (!rc)
+		rc = sk_odb_batch_put(s->batch, oid, z, zlen, err);
+	*fresh = !rc;
+	return rc;
+}
+
+/* Records a finished chunk job; called with mu held. */
+static void chunk_done(struct store *s, const struct job *j, const struct sk_oid *oid,
+		       unsigned char fresh, int rc, const struct sk_err *err)
+{
+	s->f.chunks[j->idx].oid = *oid;
+	s->fresh[j->idx] = fresh;
+	if (rc && !s->rc) {
+		s->rc = rc;
+		s->err = *err;
 	}
-	return 0;
+}
+
+static void *writer_main(void *arg)
+{
+	struct store *s = arg;
+	struct writer w;
+	writer_init(&w);
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (s->jhead == s->jtail && !s->closing)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->jhead == s->jtail)
+			break;
+		struct job j = s->jobs[s->jhead++ % CHUNK_Q];
+		int skip = s->rc != 0; /* the store has failed: only drain */
+		pthread_mutex_unlock(&s->mu);
+		struct sk_oid oid = { { 0 } };
+		unsigned char fresh = 0;
+		struct sk_err err;
+		int rc = skip ? 0 : write_chunk(s, &w, &j, &oid, &fresh, &err);
+		pthread_mutex_lock(&s->mu);
+		chunk_done(s, &j, &oid, fresh, rc, &err);
+		s->refs[j.slab]--;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	writer_fini(&w);
+	return NULL;
+}
+
+/* The whole-artifact digest: blocks in the order they were read. */
+static void *digest_main(void *arg)
+{
+	struct store *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (s->bhead == s->btail && !s->closing)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->bhead == s->btail)
+			break;
+		struct job b = s->blocks[s->bhead % BLOCK_Q];
+		pthread_mutex_unlock(&s->mu);
+		sha256_update(s->digest, b.p, b.n);
+		pthread_mutex_lock(&s->mu);
+		s->bhead++;
+		s->refs[b.slab]--;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* Queues a job on ring q (cap slots, tail *tail, head *head), waiting
+ * while it is full; the job holds its slab until a thread is done. */
+static void enqueue(struct store *s, struct job *q, size_t cap, size_t *head, size_t *tail,
+		    const struct job *j)
+{
+	pthread_mutex_lock(&s->mu);
+	while (*tail - *head == cap)
+		pthread_cond_wait(&s->cv, &s->mu);
+	s->refs[j->slab]++;
+	q[(*tail)++ % cap] = *j;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Continues reading in the next slab once no job uses it any more; the
+ * unconsumed bytes move along (up to SK_CDC_MAX + READ_BLOCK). */
+static void next_slab(struct store *s)
+{
+	unsigned next = (s->cur + 1) % SLABS;
+	pthread_mutex_lock(&s->mu);
+	while (s->refs[next])
+		pthread_cond_wait(&s->cv, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	memcpy(s->slab[next], s->slab[s->cur] + s->start, s->end - s->start);
+	s->end -= s->start;
+	s->start = 0;
+	s->cur = next;
 }
 
 static int read_block(struct store *s, struct sk_err *err)
 {
-	if (BUF_CAP - s->end < READ_BLOCK) {
-		int rc = all_idle(s, err); /* they may still read what moves */
-		if (rc)
-			return rc;
-		memmove(s->buf, s->buf + s->start, s->end - s->start);
-		s->end -= s->start;
-		s->start = 0;
-	}
+	if (SLAB - s->end < READ_BLOCK)
+		next_slab(s);
 	ssize_t r;
+	unsigned char *p = s->slab[s->cur] + s->end;
 	do
-		r = read(s->fd, s->buf + s->end, READ_BLOCK);
+		r = read(s->fd, p, READ_BLOCK);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return sk_err_errno(err, errno, "cannot read the artifact", NULL);
@@ -320,53 +411,73 @@ static int read_block(struct store *s, struct sk_err *err)
 		s->eof = 1;
 		return 0;
 	}
-	sk_worker_give(s->dg.w, s->buf + s->end, (size_t)r);
 	s->end += (size_t)r;
 	s->read_total += (uint64_t)r;
 	if (s->st0.st_mode && s->read_total > (uint64_t)s->st0.st_size)
 		return changed(err, "it grew");
+	struct job b = { p, (size_t)r, 0, s->cur };
+	if (s->digest_threaded)
+		enqueue(s, s->blocks, BLOCK_Q, &s->bhead, &s->btail, &b);
+	else
+		sha256_update(s->digest, p, (size_t)r);
 	return 0;
 }
 
 static int grow_chunks(struct store *s, struct sk_err *err)
 {
-	int rc = all_idle(s, err); /* writers point into the arrays */
-	if (rc)
-		return rc;
 	size_t cap = s->cap ? 2 * s->cap : 64;
+	int rc = 0;
+	pthread_mutex_lock(&s->mu); /* writers record into the arrays */
 	void *c = realloc(s->f.chunks, cap * sizeof(*s->f.chunks));
 	if (c)
 		s->f.chunks = c;
 	void *f = c ? realloc(s->fresh, cap) : NULL;
-	if (!f)
-		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
-	s->fresh = f;
-	s->cap = cap;
-	return 0;
+	if (f) {
+		s->fresh = f;
+		s->cap = cap;
+	} else {
+		rc = sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
 }
 
-/* Hands the chunk at p to the next writer; p stays put until the next
- * compaction, which waits for every writer. */
-static int add_chunk(struct store *s, const unsigned char *p, size_t n, struct sk_err *err)
+/* The first error of a thread, if any. */
+static int failed(struct store *s, struct sk_err *err)
+{
+	pthread_mutex_lock(&s->mu);
+	int rc = s->rc;
+	if (rc && err)
+		*err = s->err;
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/* Hands the chunk [start, start + n) of the current slab to a writer. */
+static int add_chunk(struct store *s, size_t n, struct sk_err *err)
 {
 	if (s->f.nchunks == SK_FILE_MAX_CHUNKS)
 		return sk_err_set(err, SK_ETOOBIG, NULL,
 				  "artifact needs more than %zu chunks (at %" PRIu64 " bytes)",
 				  SK_FILE_MAX_CHUNKS, s->f.size);
 	int rc = s->f.nchunks == s->cap ? grow_chunks(s, err) : 0;
-	struct writer *wr = &s->wr[s->next_wr++ % WRITERS];
-	if (!rc)
-		rc = writer_sync(wr, err);
 	if (rc)
 		return rc;
 	size_t i = s->f.nchunks++;
 	s->f.chunks[i].size = n;
 	s->fresh[i] = 0;
 	s->f.size += n;
-	wr->chunk = &s->f.chunks[i];
-	wr->fresh = &s->fresh[i];
-	sk_worker_give(wr->w, p, n);
-	return 0;
+	struct job j = { s->slab[s->cur] + s->start, n, i, s->cur };
+	if (s->nwriters) {
+		enqueue(s, s->jobs, CHUNK_Q, &s->jhead, &s->jtail, &j);
+		return 0;
+	}
+	struct sk_oid oid;
+	unsigned char fresh;
+	rc = write_chunk(s, &s->inline_w, &j, &oid, &fresh, err);
+	s->f.chunks[i].oid = oid;
+	s->fresh[i] = fresh;
+	return rc;
 }
 
 static int fresh_cmp(const void *a, const void *b)
@@ -376,7 +487,7 @@ static int fresh_cmp(const void *a, const void *b)
 }
 
 /* New bytes are those of distinct chunks this store wrote: a chunk that
- * repeats inside the artifact may have been written twice at once. */
+ * repeats inside the artifact is claimed by one writer only. */
 static void tally(const struct store *s, struct sk_file_stats *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -399,19 +510,19 @@ static void tally(const struct store *s, struct sk_file_stats *st)
 	st->dedup_bytes = st->bytes - st->new_bytes;
 }
 
-/* Reads and stores chunks until the end of the input. */
+/* Reads and hands out chunks until the end of the input or an error. */
 static int store_chunks(struct store *s, struct sk_err *err)
 {
 	for (;;) {
-		while (!s->eof && s->end - s->start < SK_CDC_MAX) {
-			int rc = read_block(s, err);
-			if (rc)
-				return rc;
-		}
-		size_t n = sk_cdc_cut(s->buf + s->start, s->end - s->start, s->eof);
+		int rc = failed(s, err);
+		while (!rc && !s->eof && s->end - s->start < SK_CDC_MAX)
+			rc = read_block(s, err);
+		if (rc)
+			return rc;
+		size_t n = sk_cdc_cut(s->slab[s->cur] + s->start, s->end - s->start, s->eof);
 		if (n == 0)
 			return 0; /* eof and nothing left */
-		int rc = add_chunk(s, s->buf + s->start, n, err);
+		rc = add_chunk(s, n, err);
 		if (rc)
 			return rc;
 		s->start += n;
@@ -433,29 +544,84 @@ static int check_stable(struct store *s, struct sk_err *err)
 	return 0;
 }
 
+/* Starts the digest thread and the writers; a thread that cannot be
+ * made leaves its work to this one. */
+static void start_threads(struct store *s)
+{
+	s->digest_threaded = pthread_create(&s->digest_th, NULL, digest_main, s) == 0;
+	for (unsigned i = 0; i < WRITERS; i++) {
+		if (pthread_create(&s->writer_th[s->nwriters], NULL, writer_main, s) != 0)
+			break;
+		s->nwriters++;
+	}
+	if (!s->nwriters)
+		writer_init(&s->inline_w);
+}
+
+/* Lets the threads finish what is queued and joins them. */
+static void stop_threads(struct store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->closing = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	if (s->digest_threaded)
+		pthread_join(s->digest_th, NULL);
+	for (unsigned i = 0; i < s->nwriters; i++)
+		pthread_join(s->writer_th[i], NULL);
+	if (!s->nwriters)
+		writer_fini(&s->inline_w);
+}
+
 static int store_begin(struct store *s, struct sk_odb *odb, int fd, struct sk_err *err)
 {
 	memset(s, 0, sizeof(*s));
 	s->odb = odb;
 	s->fd = fd;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
 	if (fstat(fd, &s->st0) < 0)
 		return sk_err_errno(err, errno, "cannot stat the artifact", NULL);
 	if (S_ISDIR(s->st0.st_mode))
 		return sk_err_set(err, SK_EINVAL, NULL, "the artifact is a directory");
 	if (!S_ISREG(s->st0.st_mode))
 		s->st0.st_mode = 0;
-	s->buf = malloc(BUF_CAP);
-	if (!s->buf)
-		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
-	s->started = 1;
-	s->dg.ctx = sha256_new();
-	s->dg.w = sk_worker_start(digest_job, &s->dg);
-	for (unsigned i = 0; i < WRITERS; i++) {
-		s->wr[i].odb = odb;
-		s->wr[i].ctx = sha256_new();
-		s->wr[i].w = sk_worker_start(writer_job, &s->wr[i]);
-	}
+	for (unsigned i = 0; i < SLABS; i++)
+		if (!(s->slab[i] = malloc(SLAB)))
+			return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	s->batch = sk_odb_batch_new(odb);
+	s->digest = sha256_new();
+	start_threads(s);
 	return 0;
+}
+
+static void store_end(struct store *s)
+{
+	for (unsigned i = 0; i < SLABS; i++)
+		free(s->slab[i]);
+	sk_odb_batch_free(s->batch); /* removes what was not committed */
+	EVP_MD_CTX_free(s->digest);
+	free(s->f.chunks);
+	free(s->fresh);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cv);
+}
+
+/* Waits for every chunk, then makes them durable and visible: the file
+ * object that names them is written only after this. */
+static int store_finish(struct store *s, int rc, struct sk_err *err)
+{
+	if (s->digest) {
+		stop_threads(s);
+		sha256_final(s->digest, s->f.sha256);
+	}
+	if (!rc)
+		rc = failed(s, err);
+	if (!rc)
+		rc = check_stable(s, err);
+	if (!rc)
+		rc = sk_odb_batch_commit(s->batch, err);
+	return rc;
 }
 
 int sk_file_store(struct sk_odb *odb, int fd, struct sk_file_stats *stats,
@@ -465,22 +631,7 @@ int sk_file_store(struct sk_odb *odb, int fd, struct sk_file_stats *stats,
 	int rc = store_begin(&s, odb, fd, err);
 	if (!rc)
 		rc = store_chunks(&s, err);
-	if (s.started) {
-		/* Every chunk blob is complete before the file object. */
-		for (unsigned i = 0; i < WRITERS; i++) {
-			sk_worker_stop(s.wr[i].w);
-			EVP_MD_CTX_free(s.wr[i].ctx);
-			if (!rc && s.wr[i].rc) {
-				*err = s.wr[i].err;
-				rc = s.wr[i].rc;
-			}
-		}
-		sk_worker_stop(s.dg.w);
-		sha256_final(s.dg.ctx, s.f.sha256);
-		EVP_MD_CTX_free(s.dg.ctx);
-	}
-	if (!rc)
-		rc = check_stable(&s, err);
+	rc = store_finish(&s, rc, err);
 	json_t *doc = NULL;
 	if (!rc && !(doc = sk_file_to_json(&s.f)))
 		rc = sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
@@ -491,9 +642,7 @@ int sk_file_store(struct sk_odb *odb, int fd, struct sk_file_stats *stats,
 		memcpy(sha256, s.f.sha256, 32);
 	if (!rc && stats)
 		tally(&s, stats);
-	free(s.buf);
-	free(s.f.chunks);
-	free(s.fresh);
+	store_end(&s);
 	return rc;
 }
 

@@ -31,6 +31,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +55,8 @@
 #define STREAM_CHUNK ((size_t)1 << 20) /* decompressed bytes per streamed chunk */
 #define WINDOW_LOG_MAX 23              /* 8 MiB: above what levels 1..19 use */
 #define WRITEBACK_STEP ((uint64_t)8 << 20)
+#define DIRECT_ALIGN ((size_t)4096)    /* O_DIRECT buffer, offset and length */
+#define DIRECT_MIN ((size_t)64 << 10)  /* smaller objects are not worth it */
 
 struct sk_odb {
 	char *dir;
@@ -387,6 +391,269 @@ int sk_odb_write_raw(struct sk_odb *odb, const struct sk_oid *oid, const void *z
 		     size_t zlen, struct sk_err *err)
 {
 	return store_file(odb, oid, zbuf, zlen, err);
+}
+
+/* --- reusable blob encoder ----------------------------------------- */
+
+struct sk_blob_enc {
+	ZSTD_CCtx *c;
+	unsigned char *out;
+	size_t cap;
+};
+
+struct sk_blob_enc *sk_blob_enc_new(void)
+{
+	struct sk_blob_enc *e = calloc(1, sizeof(*e));
+	if (!e)
+		abort();
+	e->c = cctx_new(LEVEL_BLOB, 0, 0);
+	return e;
+}
+
+void sk_blob_enc_free(struct sk_blob_enc *e)
+{
+	if (!e)
+		return;
+	ZSTD_freeCCtx(e->c);
+	free(e->out);
+	free(e);
+}
+
+int sk_blob_enc_run(struct sk_blob_enc *e, const void *payload, size_t len,
+		    const unsigned char **out, size_t *outlen, struct sk_err *err)
+{
+	int rc = check_payload(SK_OBJ_BLOB, payload, len, err);
+	if (rc)
+		return rc;
+	char hdr[HDR_MAX];
+	size_t hlen = sk_oid_header(hdr, SK_OBJ_BLOB, len);
+	size_t need = ZSTD_compressBound(hlen + len);
+	if (need > e->cap) {
+		/* Page-aligned, so sk_odb_batch_put can write it directly. */
+		void *p = NULL;
+		free(e->out);
+		e->out = posix_memalign(&p, DIRECT_ALIGN, need) == 0 ? p : NULL;
+		e->cap = e->out ? need : 0;
+		if (!e->out)
+			return sk_err_set(err, SK_ENOMEM, NULL, "out of memory compressing %zu bytes",
+					  len);
+	}
+	/* A new frame with the parameters kept: the same frame encode()
+	 * makes, without a new context's allocations. */
+	ZSTD_CCtx_reset(e->c, ZSTD_reset_session_only);
+	ZSTD_CCtx_setPledgedSrcSize(e->c, hlen + len);
+	ZSTD_outBuffer o = { e->out, e->cap, 0 };
+	rc = feed(e->c, &o, hdr, hlen, ZSTD_e_continue, err);
+	if (!rc)
+		rc = feed(e->c, &o, payload, len, ZSTD_e_end, err);
+	if (rc)
+		return rc;
+	*out = e->out;
+	*outlen = o.pos;
+	return 0;
+}
+
+/* --- batches: many new objects, two waits on the disk --------------- */
+
+struct staged {
+	struct sk_oid oid;
+	char *tmp; /* the temp file once put; NULL once renamed or removed */
+};
+
+struct sk_odb_batch {
+	struct sk_odb *odb;
+	pthread_mutex_t mu;
+	struct staged *v; /* claimed objects */
+	size_t n, cap;
+	size_t *set; /* open addressing by oid: index + 1 into v, 0 empty */
+	size_t nset; /* a power of two, at least twice n */
+};
+
+struct sk_odb_batch *sk_odb_batch_new(struct sk_odb *odb)
+{
+	struct sk_odb_batch *b = calloc(1, sizeof(*b));
+	if (!b)
+		abort();
+	b->odb = odb;
+	pthread_mutex_init(&b->mu, NULL);
+	return b;
+}
+
+/* Slot of oid in the set: where it is, or the empty slot it would take. */
+static size_t set_slot(const struct sk_odb_batch *b, const struct sk_oid *oid)
+{
+	uint64_t h;
+	memcpy(&h, oid->id, sizeof(h)); /* ids are SHA-256: already uniform */
+	size_t i = (size_t)h & (b->nset - 1);
+	while (b->set[i] && sk_oid_cmp(&b->v[b->set[i] - 1].oid, oid) != 0)
+		i = (i + 1) & (b->nset - 1);
+	return i;
+}
+
+/* Room for one more claim; called with mu held. */
+static void batch_grow(struct sk_odb_batch *b)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 64;
+		b->v = realloc(b->v, b->cap * sizeof(*b->v));
+		if (!b->v)
+			abort();
+	}
+	if (2 * (b->n + 1) <= b->nset)
+		return;
+	free(b->set);
+	b->nset = b->nset ? 2 * b->nset : 128;
+	b->set = calloc(b->nset, sizeof(*b->set));
+	if (!b->set)
+		abort();
+	for (size_t i = 0; i < b->n; i++)
+		b->set[set_slot(b, &b->v[i].oid)] = i + 1;
+}
+
+int sk_odb_batch_claim(struct sk_odb_batch *b, const struct sk_oid *oid)
+{
+	if (sk_odb_exists(b->odb, oid))
+		return 0;
+	pthread_mutex_lock(&b->mu);
+	batch_grow(b);
+	size_t i = set_slot(b, oid);
+	int mine = b->set[i] == 0;
+	if (mine) {
+		b->v[b->n] = (struct staged){ *oid, NULL };
+		b->set[i] = ++b->n;
+	}
+	pthread_mutex_unlock(&b->mu);
+	return mine;
+}
+
+/* Writes the aligned head of a new object with O_DIRECT: the bytes go
+ * from buf to the disk without a copy in the page cache, which costs
+ * more than compressing them (the artifact's chunks are not read back
+ * soon). 0 when written, -1 with errno on a write error, 1 when the file
+ * system declines direct I/O (nothing written: the caller writes as
+ * usual). */
+static int write_direct(struct tmpobj *t, const void *buf, size_t len)
+{
+	int fl = fcntl(t->fd, F_GETFL);
+	if (fl < 0 || (uintptr_t)buf % DIRECT_ALIGN || fcntl(t->fd, F_SETFL, fl | O_DIRECT) < 0)
+		return 1;
+	int rc = sk_fs_write_all(t->fd, buf, len);
+	int e = errno;
+	if (rc < 0 && e == EINVAL && lseek(t->fd, 0, SEEK_CUR) == 0)
+		rc = 1; /* alignment refused before anything was written */
+	if (fcntl(t->fd, F_SETFL, fl) < 0 && rc == 0) {
+		rc = -1;
+		e = errno;
+	}
+	errno = e;
+	if (rc == 0)
+		t->written = t->flushed = len;
+	return rc;
+}
+
+int sk_odb_batch_put(struct sk_odb_batch *b, const struct sk_oid *oid, const void *zbuf,
+		     size_t zlen, struct sk_err *err)
+{
+	struct tmpobj t;
+	size_t head = zlen / DIRECT_MIN * DIRECT_MIN;
+	int rc = tmp_open(b->odb, &t, err);
+	int direct = rc || !head ? 1 : write_direct(&t, zbuf, head);
+	if (direct < 0)
+		rc = sk_err_errno(err, errno, "cannot write temporary object", t.path);
+	else if (!rc)
+		rc = direct ? tmp_write(&t, zbuf, zlen, err)
+			    : tmp_write(&t, (const char *)zbuf + head, zlen - head, err);
+	/* Start writing back what went through the page cache now, so the
+	 * commit's syncfs finds little left to write; errors surface there. */
+	if (!rc)
+		sync_file_range(t.fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	if (!rc && close(t.fd) < 0)
+		rc = sk_err_errno(err, errno, "cannot write temporary object", t.path);
+	if (!rc)
+		t.fd = -1;
+	if (rc) {
+		tmp_discard(&t);
+		return rc;
+	}
+	pthread_mutex_lock(&b->mu);
+	size_t i = b->set ? set_slot(b, oid) : 0;
+	if (b->set && b->set[i])
+		b->v[b->set[i] - 1].tmp = t.path;
+	else
+		rc = -1;
+	pthread_mutex_unlock(&b->mu);
+	if (rc) { /* not claimed: a caller bug; leave nothing behind */
+		t.fd = -1;
+		tmp_discard(&t);
+		return sk_err_set(err, SK_EFAIL, NULL, "object was not claimed in its batch");
+	}
+	return 0;
+}
+
+static int batch_sync(int dfd, const char *dir, struct sk_err *err)
+{
+	if (sk_fs_syncfs(dfd) < 0)
+		return sk_err_errno(err, errno, "cannot sync new objects", dir);
+	return 0;
+}
+
+/* Renames every put object into place. */
+static int batch_publish(struct sk_odb_batch *b, struct sk_err *err)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < b->n; i++) {
+		struct staged *e = &b->v[i];
+		if (!e->tmp)
+			continue;
+		char *path = sk_odb_path(b->odb, &e->oid);
+		char *slash = strrchr(path, '/');
+		int created;
+		*slash = '\0';
+		rc = make_fanout(path, &created, err);
+		*slash = '/';
+		if (!rc && sk_fs_rename(e->tmp, path) < 0)
+			rc = sk_err_errno(err, errno, "cannot move object into place", path);
+		if (!rc) {
+			free(e->tmp);
+			e->tmp = NULL;
+		}
+		free(path);
+	}
+	return rc;
+}
+
+int sk_odb_batch_commit(struct sk_odb_batch *b, struct sk_err *err)
+{
+	if (b->n == 0)
+		return 0;
+	int dfd = open(b->odb->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return sk_err_errno(err, errno, "cannot open", b->odb->dir);
+	/* The temp files' bytes durable before any gets its name, then the
+	 * names (and new fanout directories) durable before the caller
+	 * writes anything that refers to them. */
+	int rc = batch_sync(dfd, b->odb->dir, err);
+	if (!rc)
+		rc = batch_publish(b, err);
+	if (!rc)
+		rc = batch_sync(dfd, b->odb->dir, err);
+	close(dfd);
+	return rc;
+}
+
+void sk_odb_batch_free(struct sk_odb_batch *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->v[i].tmp)
+			unlink(b->v[i].tmp);
+		free(b->v[i].tmp);
+	}
+	pthread_mutex_destroy(&b->mu);
+	free(b->v);
+	free(b->set);
+	free(b);
 }
 
 /* --- streaming blobs from a file descriptor ------------------------ */

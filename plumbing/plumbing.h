@@ -6,7 +6,10 @@
 #ifndef SK_PLUMBING_H
 #define SK_PLUMBING_H
 
+#include <stdint.h>
+
 #include "common/cli.h"
+#include "objects/oid.h"
 
 int cmd_hash_object(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_cat_object(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
@@ -16,6 +19,8 @@ int cmd_rev_parse(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 int cmd_verify_ref(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_log(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_fsck(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_diff(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 
 /* Shared by commands that accept an object name: a full id, a prefix of
  * at least 8 hex digits, or a ref (refs/… or a name under refs/). ref
@@ -25,5 +30,13 @@ struct sk_repo;
 struct sk_oid;
 int sk_plumbing_resolve(struct sk_repo *repo, const char *name, struct sk_oid *out, char *ref,
 			struct sk_err *err);
+
+/* Reads an object for show and diff: type and payload size from its
+ * header and, for every type but blob, the document, read with hash
+ * verification and checked by its type's strict reader (a document that
+ * reader rejects is SK_ECORRUPT). A blob is not read (*doc = NULL). Lives
+ * in show.c. */
+int sk_plumbing_read_doc(struct sk_repo *repo, const struct sk_oid *oid, enum sk_otype *type,
+			 uint64_t *size, json_t **doc, struct sk_err *err);
 
 #endif

@@ -83,7 +83,4 @@ void sk_export_events_free(struct sk_export *x);
 int sk_export_write(struct sk_export *x, git_oid *new_tip, const char **worktree,
 		    struct sk_err *err);
 
-/* The state file path inside the git directory (malloc'd). */
-char *sk_export_state_path(const struct sk_export *x);
-
 #endif

@@ -306,7 +306,8 @@ int sk_export_collect(struct sk_export *x, struct sk_err *err)
 				"no service or release ref matches %s%s", x->patterns[0],
 				x->npatterns > 1 ? " or the other patterns" : "");
 	if (rc == 0) {
-		qsort(releases.ev, releases.n, sizeof(*releases.ev), cmp_release);
+		if (releases.n > 1)
+			qsort(releases.ev, releases.n, sizeof(*releases.ev), cmp_release);
 		struct queue *all = realloc(qs, (nq + 1) * sizeof(*all));
 		if (!all) {
 			rc = sk_err_set(err, SK_ENOMEM, NULL, "out of memory");

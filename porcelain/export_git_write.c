@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <git2/sys/odb_backend.h>
+
 #include "objects/trust.h"
 #include "porcelain/export_git.h"
 

@@ -20,5 +20,12 @@ int cmd_control_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *e
 int cmd_release_extract(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_list(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_export_git(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+
+int cmd_remote_add(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_remote_list(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_remote_remove(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_push(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_fetch(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 
 #endif

@@ -194,11 +194,6 @@ static int store_artifacts(struct sk_odb *odb, struct create_args *a,
 	return 0;
 }
 
-static const char *human(uint64_t n, char *buf, size_t len)
-{
-	return sk_rel_human_size(n, buf, len);
-}
-
 static uint64_t jint(const json_t *o, const char *k)
 {
 	return (uint64_t)json_integer_value(json_object_get(o, k));
@@ -216,17 +211,17 @@ static void create_text(FILE *out, const json_t *r)
 	json_array_foreach(json_object_get(r, "artifacts"), i, a) {
 		fprintf(out, "artifact  %-16s %10s  sha256 %.16s…  file %.16s…\n",
 			json_string_value(json_object_get(a, "name")),
-			human(jint(a, "size"), b1, sizeof(b1)),
+			sk_rel_human_size(jint(a, "size"), b1, sizeof(b1)),
 			json_string_value(json_object_get(a, "sha256")),
 			json_string_value(json_object_get(a, "file")));
 		uint64_t chunks = jint(a, "chunks");
 		fprintf(out, "          %" PRIu64 " chunk%s, %s new, %s deduplicated\n", chunks,
-			chunks == 1 ? "" : "s", human(jint(a, "bytes_new"), b2, sizeof(b2)),
-			human(jint(a, "bytes_deduplicated"), b3, sizeof(b3)));
+			chunks == 1 ? "" : "s", sk_rel_human_size(jint(a, "bytes_new"), b2, sizeof(b2)),
+			sk_rel_human_size(jint(a, "bytes_deduplicated"), b3, sizeof(b3)));
 	}
 	fprintf(out, "stored    %s new, %s deduplicated\n",
-		human(jint(r, "bytes_new"), b1, sizeof(b1)),
-		human(jint(r, "bytes_deduplicated"), b2, sizeof(b2)));
+		sk_rel_human_size(jint(r, "bytes_new"), b1, sizeof(b1)),
+		sk_rel_human_size(jint(r, "bytes_deduplicated"), b2, sizeof(b2)));
 	const json_t *sig = json_object_get(r, "signature");
 	if (json_is_object(sig)) {
 		fprintf(out, "signed    by %s (%s)\nref       %s\nsignature %s\n",
@@ -384,7 +379,7 @@ static void extract_text(FILE *out, const json_t *r)
 {
 	char b[32];
 	fprintf(out, "extracted %s (%s, sha256 %s) to %s\n",
-		json_string_value(json_object_get(r, "name")), human(jint(r, "size"), b, sizeof(b)),
+		json_string_value(json_object_get(r, "name")), sk_rel_human_size(jint(r, "size"), b, sizeof(b)),
 		json_string_value(json_object_get(r, "sha256")),
 		json_string_value(json_object_get(r, "dest")));
 	if (json_is_true(json_object_get(r, "signed")))

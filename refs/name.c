@@ -158,3 +158,14 @@ int sk_ref_pattern_match(const char *pattern, const char *name)
 		return 0;
 	return path_match(pattern, name, *name == '\0');
 }
+
+const char *sk_refs_record_name(const char *name, char *buf, size_t n)
+{
+	if (strncmp(name, SK_REFS_REMOTES, strlen(SK_REFS_REMOTES)) != 0)
+		return name;
+	const char *rest = strchr(name + strlen(SK_REFS_REMOTES), '/');
+	if (!rest || !strchr(rest + 1, '/'))
+		return name;
+	snprintf(buf, n, "refs%s", rest);
+	return buf;
+}

@@ -102,7 +102,8 @@ static int parse_ref_bytes(const char *path, const char *name, const char *buf, 
 			err->code = SK_ECORRUPT;
 		return SK_ECORRUPT;
 	}
-	if (strcmp(out->ref, name) != 0)
+	char rname[SK_REF_MAX + 1];
+	if (strcmp(out->ref, sk_refs_record_name(name, rname, sizeof(rname))) != 0)
 		return sk_err_set(err, SK_ECORRUPT,
 				  "run `skiff fsck`; restore the ref from a remote with `skiff fetch`",
 				  "ref file %s holds a record for %s, not %s", path, out->ref, name);
@@ -156,6 +157,24 @@ int sk_refs_read_head(struct sk_repo *repo, const char *name, struct sk_refrecor
 		sk_oid_hash(id, SK_OBJ_REFRECORD, bytes, len);
 	free(bytes);
 	return rc;
+}
+
+int sk_refs_read_record(struct sk_repo *repo, const char *name, struct sk_refrecord *out,
+			struct sk_oid *id, char **bytes, size_t *len, struct sk_err *err)
+{
+	char *b = NULL;
+	size_t n = 0;
+	int rc = sk_refs_read_raw(repo, name, out, &b, &n, NULL, err);
+	if (rc)
+		return rc;
+	sk_oid_hash(id, SK_OBJ_REFRECORD, b, n);
+	if (bytes) {
+		*bytes = b;
+		*len = n;
+	} else {
+		free(b);
+	}
+	return 0;
 }
 
 int sk_refs_read(struct sk_repo *repo, const char *name, struct sk_refrecord *out,

@@ -34,6 +34,15 @@ struct sk_repo;
  * component, no leading '.' or '-', no ".lock" suffix on any component, at
  * most 255 bytes. Checked before touching the file system. */
 int sk_ref_name_check(const char *name, struct sk_err *err);
+/* Remote-tracking refs: refs/remotes/<remote>/<rest> holds, verbatim,
+ * the signed records of refs/<rest> as fetched from <remote>. The records
+ * keep their own name, so that is what their signatures and roles are
+ * checked against. Only fetch writes there (sk_refs_adopt). */
+#define SK_REFS_REMOTES "refs/remotes/"
+/* The name the records stored under name carry: name itself, or refs/<rest>
+ * for refs/remotes/<remote>/<rest> (written into buf, n >= SK_REF_MAX+1). */
+const char *sk_refs_record_name(const char *name, char *buf, size_t n);
+
 /* Ref glob match (see objects/trust.h for the syntax). */
 int sk_ref_pattern_match(const char *pattern, const char *name);
 
@@ -100,6 +109,20 @@ struct sk_ref_update {
 int sk_refs_update(struct sk_repo *repo, const struct sk_key *key,
 		   const struct sk_ref_update *ups, size_t n, struct sk_refrecord *records,
 		   struct sk_err *err);
+
+/* Stores a record received from elsewhere (a remote), byte for byte, as
+ * ref name's current record: for fetch's refs/remotes/<remote>/… and for
+ * following a remote's ref. The bytes must be a signed record whose ref is
+ * sk_refs_record_name(name); the caller has verified signature, role and
+ * sequence. The record is stored as a refrecord object first; then, under
+ * the ref's lock, the current record must be the one with id expect
+ * (NULL: the ref must be absent or deleted) -- SK_ECONFLICT otherwise. */
+int sk_refs_adopt(struct sk_repo *repo, const char *name, const void *bytes, size_t len,
+		  const struct sk_oid *expect, struct sk_err *err);
+/* The current record's object id (the hash of the ref file's bytes), and
+ * *bytes (malloc'd; may be NULL) the bytes. SK_ENOTFOUND when absent. */
+int sk_refs_read_record(struct sk_repo *repo, const char *name, struct sk_refrecord *out,
+			struct sk_oid *id, char **bytes, size_t *len, struct sk_err *err);
 
 /* Lock files present under .skiff/refs, for fsck: a JSON array of the
  * names of the locked refs (strings), sorted. A lock may belong to a live

@@ -74,6 +74,10 @@ static int validate(const struct sk_ref_update *ups, size_t n, struct sk_err *er
 			return rc;
 		if (ups[i].op && (rc = sk_opid_check(ups[i].op, err)) < 0)
 			return rc;
+		if (strncmp(ups[i].ref, SK_REFS_REMOTES, strlen(SK_REFS_REMOTES)) == 0)
+			return sk_err_set(err, SK_EINVAL, "skiff fetch updates them",
+					  "%s holds a remote's records; it is not signed here",
+					  ups[i].ref);
 		if (ups[i].delete && strcmp(ups[i].ref, SK_REFS_TRUST_REF) == 0)
 			return sk_err_set(err, SK_EINVAL, "change the policy with a trust update instead",
 					  "%s cannot be deleted", SK_REFS_TRUST_REF);
@@ -645,6 +649,68 @@ int sk_refs_update(struct sk_repo *repo, const struct sk_key *key,
 			return sk_err_set(err, SK_EINVAL, NULL,
 					  "%s: a pending target is for plans only", ups[i].ref);
 	return with_current_policy(sk_refs_update_with, repo, key, ups, n, records, err);
+}
+
+/* --- adopting a record from a remote --------------------------------- */
+
+static int check_adopted(const char *name, const void *bytes, size_t len,
+			 struct sk_refrecord *rec, struct sk_err *err)
+{
+	char buf[SK_REF_MAX + 1];
+	int rc = sk_ref_name_check(name, err);
+	if (!rc)
+		rc = sk_refrecord_parse(rec, bytes, len, err);
+	if (!rc && !rec->has_sig)
+		rc = sk_err_set(err, SK_EVERIFY, NULL, "an unsigned record cannot be stored");
+	if (!rc && strcmp(rec->ref, sk_refs_record_name(name, buf, sizeof(buf))) != 0)
+		rc = sk_err_set(err, SK_EINVAL, NULL, "a record of %s cannot be stored as %s",
+				rec->ref, name);
+	return rc;
+}
+
+static int check_adopt_expect(struct sk_repo *repo, struct txn_item *it,
+			      const struct sk_oid *expect, struct sk_err *err)
+{
+	struct sk_refrecord cur;
+	struct sk_oid cur_id;
+	int have = 0;
+	int rc = read_current(repo, it, &cur, &cur_id, &have, err);
+	if (rc)
+		return rc;
+	if (!expect && have && cur.has_oid)
+		return sk_err_set(err, SK_ECONFLICT, "run it again", "ref %s appeared meanwhile",
+				  it->up->ref);
+	if (expect && (!have || sk_oid_cmp(&cur_id, expect) != 0))
+		return sk_err_set(err, SK_ECONFLICT, "run it again", "ref %s moved meanwhile",
+				  it->up->ref);
+	return 0;
+}
+
+int sk_refs_adopt(struct sk_repo *repo, const char *name, const void *bytes, size_t len,
+		  const struct sk_oid *expect, struct sk_err *err)
+{
+	struct sk_ref_update up = { .ref = name };
+	struct txn_item it = { .up = &up };
+	int rc = check_adopted(name, bytes, len, &it.rec, err);
+	if (!rc)
+		rc = sk_odb_write(repo->odb, SK_OBJ_REFRECORD, bytes, len, &it.rec_oid, err);
+	if (rc)
+		return rc;
+	it.path = sk_refs_file(repo, name);
+	it.lock = lock_path(it.path);
+	int fd = take_lock(repo, &it, err);
+	rc = fd < 0 ? fd : check_adopt_expect(repo, &it, expect, err);
+	if (fd >= 0 && !rc && (sk_fs_write_all(fd, bytes, len) < 0 || sk_fs_fsync(fd) < 0))
+		rc = sk_err_errno(err, errno, "cannot write lock", it.lock);
+	if (fd >= 0 && close(fd) < 0 && !rc)
+		rc = sk_err_errno(err, errno, "cannot write lock", it.lock);
+	if (!rc)
+		rc = commit_one(&it, err);
+	else if (it.locked)
+		unlink(it.lock);
+	free(it.path);
+	free(it.lock);
+	return rc;
 }
 
 /* --- recovery ---------------------------------------------------------- */

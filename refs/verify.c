@@ -37,8 +37,10 @@ static int walk(struct sk_repo *repo, const char *name, size_t max, walk_fn fn, 
 {
 	struct sk_refrecord rec, older;
 	struct sk_oid id;
+	char buf[SK_REF_MAX + 1];
 	*count = 0;
 	int rc = sk_refs_read_head(repo, name, &rec, &id, NULL, err);
+	name = sk_refs_record_name(name, buf, sizeof(buf));
 	if (rc < 0)
 		return rc;
 	for (;;) {

@@ -27,7 +27,8 @@
  *   SK_EIO           5xx / 429 after the retries                  exit 1
  *   SK_ETOOBIG       a body over the caller's cap                 exit 4
  *   SK_EINVAL        a bad URL or key, a malformed server reply   exit 1
- *   SK_EFAIL         any other 4xx (message carries status and S3 code)
+ *   SK_EFAIL         any other 4xx or a redirect (message carries the
+ *                    status and S3 code; a region hint for redirects) exit 1
  * Messages name the method, s3://bucket/key, the status and S3's error
  * code; they never hold a credential. Server text is reduced to printable
  * ASCII and capped.
@@ -42,10 +43,17 @@
  * If-Match and ETags. ETags are handled without their quotes everywhere
  * in this API. RGW compares If-Match with the unquoted ETag while AWS
  * documents the quoted form; the client sends the unquoted form when an
- * endpoint is given and the quoted one for AWS, and when a 412 comes back
- * it HEADs the object: if the ETag there is the expected one, the server
- * wanted the other form, so the PUT is repeated once with it and the
- * client keeps that form for the rest of its life.
+ * endpoint is given and the quoted one for AWS (opts.if_match_form), and
+ * until one If-Match PUT has succeeded, a 412 makes it HEAD the object:
+ * if the ETag there is the expected one, the server wanted the other
+ * form, so the PUT is repeated once with it and the client keeps that
+ * form. A real conflict thus costs one HEAD more on a client's first
+ * If-Match PUT.
+ *
+ * Transport: connections are kept alive in the client between requests
+ * and batches; connect timeout and a low-speed abort (opts) bound every
+ * attempt; redirects are never followed; libcurl's usual proxy variables
+ * (https_proxy, no_proxy…) apply.
  *
  * Threads: a client and its batches belong to one thread at a time.
  */
@@ -91,7 +99,10 @@ struct sk_s3_opts {
 	 * low_speed_secs is aborted (and retried) */
 	long low_speed_secs;       /* 0: 30 */
 	long low_speed_bytes;      /* 0: 1 */
-	int if_match_form;         /* SK_S3_ETAG_AUTO (0), _QUOTED or _UNQUOTED */
+	/* the If-Match form tried first: SK_S3_ETAG_AUTO (0: unquoted with an
+	 * endpoint, quoted for AWS), _QUOTED or _UNQUOTED; the client
+	 * switches when a 412 proves the server reads the other form */
+	int if_match_form;
 };
 
 enum { SK_S3_ETAG_AUTO = 0, SK_S3_ETAG_QUOTED = 1, SK_S3_ETAG_UNQUOTED = 2 };
@@ -187,7 +198,8 @@ struct sk_s3_req {
 	size_t max_bytes;          /* GET cap; 0: SK_S3_DEFAULT_MAX_BODY */
 	/* Called once when the request is finished (success or final
 	 * failure), on the thread running the batch. It may add more
-	 * requests to the batch. A non-zero return (a negative SK_E… code,
+	 * requests to the batch, but not run requests of its own on the
+	 * same client (those fail with SK_EFAIL). A non-zero return (a negative SK_E… code,
 	 * with err filled) stops the batch: requests not yet finished end with
 	 * that code (their callbacks are not called) and sk_s3_batch_run
 	 * returns it. May be NULL. */

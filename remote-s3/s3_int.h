@@ -23,9 +23,10 @@ struct sk_s3 {
 	CURL **pool;        /* idle easy handles for reuse */
 	size_t npool;
 	unsigned long requests;
+	int running;        /* a batch runs: no nested runs on one multi handle */
 	uint64_t rng;
 	int etag_form;      /* SK_S3_ETAG_QUOTED or _UNQUOTED: what If-Match sends */
-	int etag_known;     /* the form is confirmed (or fixed by opts) */
+	int etag_known;     /* the form is confirmed by a success or a probe */
 	char desc[SK_S3_KEY_MAX * 2 + 256];
 };
 

@@ -151,7 +151,11 @@ int sk_sigv4_canonical(const struct sk_sigv4_req *req, char **out, char **signed
 	int rc = SK_ENOMEM;
 	if (!path || !h)
 		goto done;
-	if ((rc = sk_sigv4_query(req->query, req->nquery, &query, err)) != 0)
+	if (req->canonical_query)
+		query = strdup(req->canonical_query);
+	else if ((rc = sk_sigv4_query(req->query, req->nquery, &query, err)) != 0)
+		goto done;
+	if (!query)
 		goto done;
 	rc = SK_ENOMEM;
 	for (size_t i = 0; i < req->nheaders; i++)

@@ -28,6 +28,9 @@ struct sk_sigv4_req {
 	const char *path;    /* raw (unencoded) absolute path, e.g. "/bucket/a b" */
 	const struct sk_sigv4_pair *query; /* raw names and values, any order */
 	size_t nquery;
+	/* or the query already in canonical form (sk_sigv4_query's output,
+	 * the bytes sent); used instead of query when non-NULL */
+	const char *canonical_query;
 	/* every header to sign, any case and order; must include host and
 	 * x-amz-date (and, for S3, x-amz-content-sha256) */
 	const struct sk_sigv4_pair *headers;

@@ -43,7 +43,7 @@ static char *pct_decode(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		int c = (unsigned char)s[i];
 		if (c == '%') {
-			int hi = i + 2 < n + 1 && i + 1 < n ? hexval(s[i + 1]) : -1;
+			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
 			int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
 			if (hi < 0 || lo < 0) {
 				free(out);
@@ -145,9 +145,16 @@ static int region_ok(const char *r)
 	return 1;
 }
 
+/* The URL goes into the message only when it is plain printable ASCII
+ * without userinfo: a message is never the way a secret or a broken
+ * byte reaches a terminal or a JSON document. */
 static int bad(struct sk_err *err, const char *what, const char *url)
 {
-	return sk_err_set(err, SK_EINVAL, URL_HINT, "bad S3 URL %.200s: %s", url, what);
+	int show = strlen(url) <= 200 && !strchr(url, '@');
+	for (const char *p = url; show && *p; p++)
+		show = (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f;
+	return sk_err_set(err, SK_EINVAL, URL_HINT, "bad S3 URL%s%s: %s", show ? " " : "",
+			  show ? url : "", what);
 }
 
 static int parse_query(const char *q, struct sk_s3_url *out, const char *url, struct sk_err *err)
@@ -171,8 +178,7 @@ static int parse_query(const char *q, struct sk_s3_url *out, const char *url, st
 			free(val);
 			return sk_err_set(err, SK_EINVAL,
 					  "the parameters are endpoint= and region=",
-					  "bad S3 URL %.200s: unknown parameter %.*s", url,
-					  (int)(kn > 40 ? 40 : kn), q);
+					  "bad S3 URL: unknown parameter (only endpoint and region)");
 		}
 		if (*slot) {
 			free(val);

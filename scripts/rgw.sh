@@ -30,21 +30,24 @@ die() {
 	exit 1
 }
 
-# show_log FILE...: the last lines of each existing log, for a failure.
+# show_log [FILE]: the last lines of FILE (the failed step's own output),
+# then a few of each daemon log, so a failure explains itself.
 show_log() {
 	local f
-	for f in "$@"; do
-		[ -s "$f" ] || continue
+	if [ -n "${1:-}" ] && [ -s "$1" ]; then
+		echo "---- last lines of $1" >&2
+		tail -n 25 "$1" >&2
+	fi
+	for f in "$DIR"/log/*.log; do
+		[ -s "$f" ] && [ "$f" != "${1:-}" ] || continue
 		echo "---- last lines of $f" >&2
-		tail -n 25 "$f" >&2
+		tail -n 6 "$f" >&2
 	done
 }
 
-fail() { # fail MESSAGE LOG...: print, show logs, stop what started, exit 1
-	local msg=$1
-	shift
-	echo "rgw.sh: $msg" >&2
-	show_log "$@"
+fail() { # fail MESSAGE [LOG]: print, show logs, stop what started, exit 1
+	echo "rgw.sh: $1" >&2
+	show_log "${2:-}"
 	stop_all
 	exit 1
 }
@@ -95,8 +98,8 @@ run_step() {
 	shift 2
 	timeout "$STEP_TIMEOUT" "$@" >>"$log" 2>&1 || rc=$?
 	if [ $rc -ne 0 ]; then
-		[ $rc -eq 124 ] && fail "$name timed out after ${STEP_TIMEOUT}s" "$log" "$DIR"/log/*.log
-		fail "$name failed (exit $rc)" "$log" "$DIR"/log/*.log
+		[ $rc -eq 124 ] && fail "$name timed out after ${STEP_TIMEOUT}s" "$log"
+		fail "$name failed (exit $rc)" "$log"
 	fi
 }
 
@@ -107,7 +110,7 @@ wait_for() {
 	shift 2
 	local deadline=$((SECONDS + secs))
 	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -ge $deadline ] && fail "timed out after ${secs}s waiting for $name" "$DIR"/log/*.log
+		[ $SECONDS -ge $deadline ] && fail "timed out after ${secs}s waiting for $name"
 		sleep 0.1
 	done
 }
@@ -180,8 +183,9 @@ random_chars() { # random_chars N CLASS: N random characters from tr CLASS
 }
 
 start() {
-	install_missing
 	[ -e "$CONF" ] && die "$DIR already holds a cluster; run: scripts/rgw.sh stop $DIR"
+	mkdir -p "$DIR" || die "cannot create $DIR"
+	install_missing
 	mkdir -p "$DIR/mon" "$DIR/osd" "$DIR/run" "$DIR/log" "$DIR/rgw" || die "cannot create $DIR"
 	# a unix socket path is limited to 108 bytes
 	[ ${#DIR} -le 60 ] || die "DIR is too long for Ceph's admin sockets (max 60 bytes): $DIR"
@@ -238,7 +242,7 @@ EOF
 	local osd_uuid
 	osd_uuid=$(cat /proc/sys/kernel/random/uuid)
 	OSD_ID=$(timeout "$STEP_TIMEOUT" ceph -c "$CONF" osd new "$osd_uuid" 2>>"$log") ||
-		fail "ceph osd new failed or timed out" "$log" "$DIR"/log/*.log
+		fail "ceph osd new failed or timed out" "$log"
 	case $OSD_ID in '' | *[!0-9]*) fail "ceph osd new printed no id: $OSD_ID" "$log" ;; esac
 	run_step "ceph-osd --mkfs" "$log" ceph-osd -c "$CONF" -i "$OSD_ID" --mkfs --osd-uuid "$osd_uuid"
 	run_step "ceph osd crush add" "$log" ceph -c "$CONF" osd crush add "osd.$OSD_ID" 1.0 host=localhost root=default
@@ -254,7 +258,7 @@ EOF
 	out=$(timeout "$STEP_TIMEOUT" radosgw-admin -c "$CONF" -n client.rgw.a user create \
 		--uid=skiff-test --display-name=skiff-test --access-key="$ak" --secret="$sk" 2>&1) || rc=$?
 	printf '%s\n' "$out" | grep -v -e '"secret_key"' -e "$sk" >>"$log"
-	[ $rc -eq 0 ] || fail "radosgw-admin user create failed (exit $rc)" "$log" "$DIR"/log/*.log
+	[ $rc -eq 0 ] || fail "radosgw-admin user create failed (exit $rc)" "$log"
 	start_rgw
 	(
 		umask 077

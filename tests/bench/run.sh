@@ -4,7 +4,8 @@
 #   BUILD=build tests/bench/run.sh        (`make bench` does this)
 # Environment: BUILD (build directory, default build), BENCH_DIR (scratch
 # directory on the disk to measure, default $TMPDIR or /tmp), BIG_RECORDS
-# (records on the long ref, default 10000). Takes 1.5-3 minutes on 2 cores.
+# (records on the long ref, default 10000), XG_COMMITS (state commits exported by
+# export-git, default 10000). Takes 3-8 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -155,6 +156,68 @@ bench "verify-ref: $BIG_RECORDS records vs 10" 1.1 -N --warmup 20 --runs 300 -- 
 bench "verify-ref --chain: $BIG_RECORDS records vs 10" - -N --warmup 1 --runs 3 -- \
 	"$SKIFF -C $W/vrepo verify-ref --chain refs/services/long" \
 	"$SKIFF -C $W/vrepo verify-ref --chain refs/services/short"
+
+# --- 5. diff of two releases: under 50 ms (issue 3) -------------------------
+# The anchor is the budget itself, `sleep 0.05`, measured as a process like
+# skiff; the info row compares with --format=json, which needs no libgit2.
+note "diff: two releases"
+sk init "$W/drepo" >/dev/null
+head -c 1048576 /dev/urandom >"$W/d-app.bin"
+printf 'listen: 8080\n' >"$W/d-app.conf"
+DA=$(sk -C "$W/drepo" --format=json release create payments-api --spec examples/payments-api.yaml \
+	--version 1.0.0 --artifact app="$W/d-app.bin" --artifact conf="$W/d-app.conf" | jq -r .release)
+sed 's/port: 8080 /port: 9090 /; s/weight: 25/weight: 30/' examples/payments-api.yaml >"$W/d-spec2.yaml"
+printf 'listen: 9090\n' >"$W/d-app.conf"
+DB=$(sk -C "$W/drepo" --format=json release create payments-api --spec "$W/d-spec2.yaml" \
+	--version 1.0.1 --artifact app="$W/d-app.bin" --artifact conf="$W/d-app.conf" | jq -r .release)
+[ "$(sk -C "$W/drepo" --format=json diff "$DA" "$DB" | jq '.changes | length')" -ge 3 ]
+bench "diff of two releases (text) vs 50 ms budget" 1.0 -N --warmup 10 --runs 100 -- \
+	"$SKIFF -C $W/drepo diff $DA $DB" "sleep 0.05" \
+	"diff of two releases: text vs --format=json" "$SKIFF -C $W/drepo --format=json diff $DA $DB"
+
+# --- 6. export-git: 10,000 state commits under 30 s, nothing new under 0.5 s --
+# Absolute budgets (issue 3), recorded as rows whose anchor is the budget
+# (row_budget); the info rows put them beside git itself importing the same
+# history (git fast-import of `git fast-export` of the export) and beside
+# the floor of any run, verifying the service's head record.
+# row_budget JSON NAME SECONDS: hyperfine result 0 against a fixed budget.
+row_budget() {
+	jq -c --arg name "$2" --argjson b "$3" '
+		.results[0] as $s |
+		{name: $name, skiff_cmd: $s.command, anchor_cmd: "budget \($b) s",
+		 skiff_median_s: $s.median, anchor_median_s: $b, skiff_stddev_s: $s.stddev,
+		 anchor_stddev_s: 0, runs: ($s.times | length), ratio: ($s.median / $b), target: 1.0,
+		 result: (if $s.median <= $b then "pass" else "miss" end)}' "$1" >>"$ROWS"
+}
+XG_COMMITS=${XG_COMMITS:-10000}
+note "export-git: building $XG_COMMITS state commits (tests/bench/mkcommits.c)"
+cc -std=c11 -D_GNU_SOURCE -O2 -I. -o "$W/mkcommits" tests/bench/mkcommits.c "$BUILD/libskiff.a" \
+	$(pkg-config --libs libsodium openssl jansson libzstd libfyaml) -lpthread
+sk init "$W/xrepo" >/dev/null
+"$W/mkcommits" "$W/xrepo" bench api "$XG_COMMITS"
+sk -C "$W/xrepo" export-git "$W/xgit-ref" >/dev/null
+[ "$(git -C "$W/xgit-ref" rev-list --count main)" -eq "$XG_COMMITS" ]
+git -C "$W/xgit-ref" fast-export main >"$W/x.fi"
+note "export-git: first run"
+echo "=== export-git first run" >>"$LOG"
+hyperfine --style basic --runs 3 --prepare "rm -rf $W/xgit" \
+	--prepare "rm -rf $W/xfi && git init -q --bare $W/xfi" \
+	--export-json "$W/hf.xg1.json" -n skiff "$SKIFF -C $W/xrepo export-git $W/xgit" \
+	-n anchor "git -C $W/xfi fast-import --quiet <$W/x.fi" >>"$LOG" 2>&1 ||
+	{ echo "bench: hyperfine failed, see $LOG" >&2; exit 1; }
+row_budget "$W/hf.xg1.json" "export-git: $XG_COMMITS commits, first run vs 30 s" 30
+row "$W/hf.xg1.json" "export-git first run vs git fast-import" - 1
+[ "$(git -C "$W/xgit" rev-parse main)" = "$(git -C "$W/xgit-ref" rev-parse main)" ]
+note "export-git: nothing new"
+echo "=== export-git nothing new" >>"$LOG"
+hyperfine --style basic -N --warmup 3 --runs 30 --export-json "$W/hf.xg2.json" \
+	-n skiff "$SKIFF -C $W/xrepo export-git $W/xgit" \
+	-n anchor "$SKIFF -C $W/xrepo verify-ref refs/services/api" >>"$LOG" 2>&1 ||
+	{ echo "bench: hyperfine failed, see $LOG" >&2; exit 1; }
+row_budget "$W/hf.xg2.json" "export-git: nothing new vs 0.5 s" 0.5
+row "$W/hf.xg2.json" "export-git nothing new vs verify-ref" - 1
+[ "$(sk -C "$W/xrepo" --format=json export-git "$W/xgit" | jq .commits)" -eq 0 ]
+rm -rf "$W/xrepo" "$W/xgit" "$W/xgit-ref" "$W/xfi" "$W/x.fi"
 
 # --- report ------------------------------------------------------------------
 jq -s --arg date "$(date -u +%FT%TZ)" --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \

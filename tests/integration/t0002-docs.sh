@@ -24,7 +24,8 @@ test_expect_success 'every page renders without groff warnings' '
 
 test_expect_success 'skiff(1) documents every exit code and JSON error code' '
 	for code in cas_conflict not_found role_denied bad_signature locked already_exists \
-		invalid_input corrupt_object too_large ambiguous rollback insecure_key no_space read_only; do
+		invalid_input corrupt_object too_large ambiguous rollback insecure_key no_space read_only \
+		auth_failed unreachable; do
 		grep -q "$code" "$MAN/skiff.1" || { echo "skiff.1 lacks $code"; exit 1; }
 	done
 '

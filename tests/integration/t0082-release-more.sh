@@ -87,6 +87,30 @@ test_expect_success 'create --sign by a release-signer of another service: exit 
 	expect_exit 7 skiff show-ref refs/releases/payments-api/1.1.0
 '
 
+test_expect_success 'create --sign that fails to sign leaves a pending release sign can finish' '
+	cd repo &&
+	head -c 5000 /dev/urandom >tiny.bin &&
+	found= &&
+	for n in 1 2 3 4 5 6 7 8 9 10; do
+		rc=0 &&
+		SKIFF_FAULT=rename:$n skiff --identity ci --format=json release create payments-api \
+			--spec "$SPEC" --version 1.3.$n --artifact app=tiny.bin --sign >"$TRASH/out" || rc=$? &&
+		if [ $rc -ne 0 ] && jq -e ".error.message | test(\"stored but not signed\")" \
+			"$TRASH/out" >/dev/null; then
+			found=$n && break
+		fi
+	done &&
+	test -n "$found" &&
+	expect_exit 7 skiff show-ref refs/releases/payments-api/1.3.$found &&
+	skiff --format=json release show payments-api 1.3.$found >"$TRASH/out" &&
+	json_is .signed false &&
+	skiff --identity ci release sign payments-api 1.3.$found >/dev/null &&
+	skiff release verify payments-api 1.3.$found >/dev/null &&
+	: the listings below do not want it &&
+	skiff --identity ci update-ref --delete refs/releases/payments-api/1.3.$found \
+		--old "$(skiff rev-parse refs/releases/payments-api/1.3.$found)" >/dev/null
+'
+
 test_expect_success 'an identity is needed only with --sign' '
 	cd repo &&
 	unchanged expect_exit 7 env SKIFF_IDENTITY=nobody "$SKIFF_BIN" --format=json release create \

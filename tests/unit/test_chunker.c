@@ -100,6 +100,54 @@ static void test_incremental_contract(void **state)
 	free(p);
 }
 
+/* The rule as chunker.c documents it, one byte at a time: the fast scan
+ * must cut exactly where this does. */
+static size_t ref_cut(const unsigned char *p, size_t n, int eof)
+{
+	size_t limit = n < SK_CDC_MAX ? n : SK_CDC_MAX;
+	if (n == 0)
+		return 0;
+	if (limit <= SK_CDC_MIN)
+		return eof ? limit : 0;
+	uint64_t h = 0;
+	for (size_t i = SK_CDC_MIN; i < limit; i++) {
+		h = (h << 1) + sk_cdc_gear(p[i]);
+		int bits = i < SK_CDC_NORMAL ? 21 : 19;
+		if ((h >> (64 - bits)) == 0)
+			return i + 1;
+	}
+	return limit == SK_CDC_MAX || eof ? limit : 0;
+}
+
+/* Random bytes and bytes from a small alphabet (many more cuts near the
+ * minimum), cut at every offset of a walk and at odd lengths. */
+static void test_matches_reference(void **state)
+{
+	(void)state;
+	size_t n = 24 * MIB;
+	unsigned char *p = th_random_bytes(n, 77);
+	unsigned char *q = th_random_bytes(n, 78);
+	for (size_t i = 0; i < n; i++)
+		q[i] &= 0x03;
+	const unsigned char *inputs[] = { p, q };
+	for (size_t k = 0; k < 2; k++) {
+		size_t off = 0, cuts = 0;
+		while (off < n) {
+			size_t len = sk_cdc_cut(inputs[k] + off, n - off, 1);
+			assert_int_equal(len, ref_cut(inputs[k] + off, n - off, 1));
+			off += len;
+			cuts++;
+		}
+		for (size_t m = SK_CDC_MIN - 3; m < n; m = m * 3 / 2 + 7) {
+			assert_int_equal(sk_cdc_cut(inputs[k] + 5, m, 0), ref_cut(inputs[k] + 5, m, 0));
+			assert_int_equal(sk_cdc_cut(inputs[k] + 9, m, 1), ref_cut(inputs[k] + 9, m, 1));
+		}
+		print_message("input %zu: %zu chunks agree\n", k, cuts);
+	}
+	free(p);
+	free(q);
+}
+
 /* Boundaries resynchronise after an edit: most chunk ends line up. */
 static void test_shift_resync(void **state)
 {
@@ -136,6 +184,7 @@ int main(void)
 		cmocka_unit_test(test_pinned_boundaries),
 		cmocka_unit_test(test_bounds_and_average),
 		cmocka_unit_test(test_forced_max),
+		cmocka_unit_test(test_matches_reference),
 		cmocka_unit_test(test_incremental_contract),
 		cmocka_unit_test(test_shift_resync),
 	};

@@ -1,0 +1,48 @@
+/*
+ * push and fetch: moving objects and signed ref records between a
+ * repository and a remote (remote.h).
+ *
+ * push: for each local ref (matching the patterns), the remote must hold
+ * its record or an older record of the same chain (a fast-forward);
+ * otherwise it is a conflict (someone else pushed: fetch first) -- and a
+ * release ref that exists on the remote never moves. Every object the new
+ * records reach and the remote lacks is uploaded first, in parallel; only
+ * then is each ref moved, by compare-and-swap on what was read. So no
+ * reader ever sees a ref pointing at a missing object.
+ *
+ * fetch: reads the remote's refs/meta/trust and verifies its chain from
+ * the local policy forward (each new policy signed by a root of the one
+ * before); then every ref record (signature, role under that policy, seq
+ * not below what was seen from this remote: a rollback is SK_EROLLBACK).
+ * Missing objects are downloaded in parallel and each is verified against
+ * its id before it is stored (a corrupted object is SK_ECORRUPT and none
+ * of its bytes are kept). Then refs/remotes/<name>/… move, and local refs
+ * that are behind (or absent) fast-forward to the remote's records.
+ */
+#ifndef SK_REMOTE_SYNC_H
+#define SK_REMOTE_SYNC_H
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "remote-s3/remote.h"
+
+struct sk_repo;
+
+/* Pushes refs matching patterns (none: every ref but refs/remotes/).
+ * *report (a new reference, also on failure when it got that far):
+ * {"remote","refs":[{"ref","status","seq","reason"?}],"objects":N,
+ *  "bytes":N,"requests":N}; status is up-to-date|created|updated|conflict.
+ * SK_ECONFLICT when any ref conflicted (the others were pushed). */
+int sk_push(struct sk_repo *repo, struct sk_remote *remote, char **patterns, size_t np,
+	    json_t **report, struct sk_err *err);
+
+/* Fetches every ref of the remote into refs/remotes/<name>/… (name: the
+ * remote's configured name; NULL uses its key). With reset, local refs
+ * that diverged are reset to the remote's records too. *report:
+ * {"remote","refs":[{"ref","status","seq"}],"objects":N,"bytes":N,
+ *  "requests":N}; status is up-to-date|fetched|fast-forward|diverged|reset. */
+int sk_fetch(struct sk_repo *repo, struct sk_remote *remote, const char *name, int reset,
+	     json_t **report, struct sk_err *err);
+
+#endif
