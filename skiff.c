@@ -16,6 +16,8 @@
 #include "porcelain/porcelain.h"
 #include "refs/keys.h"
 #include "refs/refs.h"
+#include "remote-s3/config.h"
+#include "remote-s3/direct.h"
 
 #define SKIFF_VERSION "0.1.0"
 
@@ -37,7 +39,7 @@ static const struct sk_cmd commands[] = {
 	{ "release sign", cmd_release_sign, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES, "medium",
 	  "skiff release sign SERVICE VERSION [--release OID]",
 	  "sign a release and create its create-only ref refs/releases/SERVICE/VERSION" },
-	{ "release verify", cmd_release_verify, SK_CMD_REPO, "none",
+	{ "release verify", cmd_release_verify, SK_CMD_REPO | SK_CMD_DIRECT_OK, "none",
 	  "skiff release verify SERVICE VERSION",
 	  "verify a signed release: signature, signer role, every chunk and digest" },
 	{ "release show", cmd_release_show, SK_CMD_REPO, "none",
@@ -226,14 +228,42 @@ int sk_cli_load_identity(struct sk_cli *cli, struct sk_err *err)
 			  "no signing identity: %zu keys exist and none is selected", n);
 }
 
+/* --direct: the command reads a verified cache of the remote instead of a
+ * local repository. A remote name needs a local repository to look it up;
+ * a URL does not. */
+static int setup_direct(struct sk_cli *cli, const struct sk_cmd *cmd, struct sk_err *err)
+{
+	if (!cli->remote)
+		return sk_err_set(err, SK_EUSAGE, "add --remote NAME|URL",
+				  "--direct needs --remote");
+	struct sk_repo *local = NULL;
+	struct sk_err ignore;
+	char *url = NULL, *name = NULL;
+	if (!strstr(cli->remote, "://"))
+		sk_repo_open(&local, cli->dir, &ignore);
+	int rc = sk_remote_config_resolve(local, cli->remote, &url, &name, err);
+	sk_repo_free(local);
+	if (!rc)
+		rc = sk_direct_open(&cli->direct_cache, url, 0, err);
+	free(url);
+	free(name);
+	if (rc)
+		return rc;
+	cli->repo = sk_direct_repo(cli->direct_cache);
+	if (strcmp(cmd->name, "show-ref") == 0)
+		rc = sk_direct_mirror_all(cli->direct_cache, err);
+	if (!rc && (cmd->flags & SK_CMD_IDENTITY))
+		rc = sk_cli_load_identity(cli, err);
+	return rc;
+}
+
 static int setup(struct sk_cli *cli, const struct sk_cmd *cmd, struct sk_err *err)
 {
 	if (cli->direct && !(cmd->flags & SK_CMD_DIRECT_OK))
 		return sk_err_set(err, SK_EUSAGE, "run it against a local repository",
 				  "%s cannot run with --direct", cmd->name);
 	if (cli->direct)
-		return sk_err_set(err, SK_EUSAGE, "use a local repository for now",
-				  "--direct needs a remote, which this version does not have yet");
+		return setup_direct(cli, cmd, err);
 	if (cli->dry_run && (cmd->flags & SK_CMD_MUTATES) && !(cmd->flags & SK_CMD_DRY_RUN))
 		return sk_err_set(err, SK_EUSAGE, "run it without --dry-run to make the change",
 				  "%s does not support --dry-run; nothing was changed", cmd->name);
@@ -372,6 +402,19 @@ int main(int argc, char **argv)
 	cli.color = isatty(STDOUT_FILENO);
 	int rc = run(&cli, argc, argv, &err);
 	int status;
+	/* --direct commands say how many requests they made (JSON). */
+	if (cli.direct_cache) {
+		json_t *n = json_integer((json_int_t)sk_direct_requests(cli.direct_cache));
+		if (rc < 0) {
+			if (!cli.error_details)
+				cli.error_details = json_object();
+			json_object_set_new(cli.error_details, "requests", n);
+		} else if (json_is_object(cli.result)) {
+			json_object_set_new(cli.result, "requests", n);
+		} else {
+			json_decref(n);
+		}
+	}
 	if (rc < 0) {
 		if (!err.code)
 			err.code = rc;
@@ -384,7 +427,10 @@ int main(int argc, char **argv)
 	json_decref(cli.result);
 	json_decref(cli.error_details);
 	sk_key_free(cli.key);
-	sk_repo_free(cli.repo);
+	if (cli.direct_cache)
+		sk_direct_free(cli.direct_cache); /* owns cli.repo */
+	else
+		sk_repo_free(cli.repo);
 	if (fflush(stdout) != 0 && status == 0)
 		status = 1;
 	return status;

@@ -15,6 +15,7 @@
 
 struct sk_repo;
 struct sk_key;
+struct sk_direct;
 
 enum sk_format { SK_FMT_TEXT = 0, SK_FMT_JSON };
 
@@ -48,6 +49,9 @@ struct sk_cli {
 	/* facts merged into the error object on failure (e.g. fsck problems,
 	 * the refs of a push conflict); owned */
 	json_t *error_details;
+	/* --direct: the verified cache of the remote that cli->repo points
+	 * into (owned; freed with it) */
+	struct sk_direct *direct_cache;
 };
 
 typedef int (*sk_cmd_fn)(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);

@@ -60,6 +60,8 @@
 
 struct sk_odb {
 	char *dir;
+	sk_odb_miss_fn miss; /* --direct: fetches a missing object */
+	void *miss_ctx;
 };
 
 static const char *const fsck_hint = "run `skiff fsck`; fetch the object again from a remote";
@@ -126,13 +128,35 @@ char *sk_odb_path(struct sk_odb *odb, const struct sk_oid *oid)
 	return p;
 }
 
-int sk_odb_exists(struct sk_odb *odb, const struct sk_oid *oid)
+void sk_odb_set_miss(struct sk_odb *odb, sk_odb_miss_fn fn, void *ctx)
+{
+	odb->miss = fn;
+	odb->miss_ctx = ctx;
+}
+
+static int stored(struct sk_odb *odb, const struct sk_oid *oid)
 {
 	char *p = sk_odb_path(odb, oid);
 	struct stat st;
 	int ok = stat(p, &st) == 0 && S_ISREG(st.st_mode);
 	free(p);
 	return ok;
+}
+
+/* Asks the miss handler for an object that is not stored: 0 when it is
+ * stored now, else the handler's code (SK_ENOTFOUND: nowhere). */
+static int fill_miss(struct sk_odb *odb, const struct sk_oid *oid, struct sk_err *err)
+{
+	if (!odb->miss)
+		return SK_ENOTFOUND;
+	int rc = odb->miss(odb->miss_ctx, oid, err);
+	return rc ? rc : stored(odb, oid) ? 0 : SK_ENOTFOUND;
+}
+
+int sk_odb_exists(struct sk_odb *odb, const struct sk_oid *oid)
+{
+	struct sk_err ignore;
+	return stored(odb, oid) || (odb->miss && fill_miss(odb, oid, &ignore) == 0);
 }
 
 /* --- writing: temp file, fsync, rename, directory fsync ------------ */
@@ -246,7 +270,7 @@ static int tmp_commit(struct sk_odb *odb, struct tmpobj *t, const struct sk_oid 
 static int store_file(struct sk_odb *odb, const struct sk_oid *oid, const void *data,
 		      size_t len, struct sk_err *err)
 {
-	if (sk_odb_exists(odb, oid))
+	if (stored(odb, oid))
 		return 0;
 	struct tmpobj t;
 	int rc = tmp_open(odb, &t, err);
@@ -359,7 +383,7 @@ int sk_odb_write(struct sk_odb *odb, enum sk_otype t, const void *payload, size_
 	sk_oid_hash(&oid, t, payload, len);
 	if (out)
 		*out = oid;
-	if (sk_odb_exists(odb, &oid))
+	if (stored(odb, &oid))
 		return 0;
 	unsigned char *z;
 	size_t zlen;
@@ -512,7 +536,7 @@ static void batch_grow(struct sk_odb_batch *b)
 
 int sk_odb_batch_claim(struct sk_odb_batch *b, const struct sk_oid *oid)
 {
-	if (sk_odb_exists(b->odb, oid))
+	if (stored(b->odb, oid))
 		return 0;
 	pthread_mutex_lock(&b->mu);
 	batch_grow(b);
@@ -800,7 +824,7 @@ int sk_odb_write_fd(struct sk_odb *odb, int fd, uint64_t len, int write, struct 
 		if (out)
 			*out = oid;
 	}
-	if (!rc && w.c && !sk_odb_exists(odb, &oid))
+	if (!rc && w.c && !stored(odb, &oid))
 		rc = tmp_commit(odb, &w.t, &oid, err);
 	blobw_free(&w);
 	return rc;
@@ -1177,6 +1201,14 @@ static int dec_open_file(struct sk_odb *odb, struct zdec *z, const struct sk_oid
 	dec_init(z, sk_oid_tohex(oid, hex));
 	char *path = sk_odb_path(odb, oid);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && odb->miss) {
+		int rc = fill_miss(odb, oid, err);
+		if (rc && rc != SK_ENOTFOUND) {
+			free(path);
+			return rc;
+		}
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
 	if (fd < 0) {
 		int rc = errno == ENOENT
 			? sk_err_set(err, SK_ENOTFOUND,

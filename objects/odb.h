@@ -52,6 +52,11 @@ int sk_odb_write_fd(struct sk_odb *odb, int fd, uint64_t len, int write,
 		    struct sk_oid *out, struct sk_err *err);
 
 int sk_odb_exists(struct sk_odb *odb, const struct sk_oid *oid);
+/* --direct: a handler asked for each object that is not stored; it fetches
+ * the object from elsewhere, verifies it against oid and stores it (0),
+ * or returns SK_ENOTFOUND or another error, which the read reports. */
+typedef int (*sk_odb_miss_fn)(void *ctx, const struct sk_oid *oid, struct sk_err *err);
+void sk_odb_set_miss(struct sk_odb *odb, sk_odb_miss_fn fn, void *ctx);
 /* Reads type and size from the header only. */
 int sk_odb_read_header(struct sk_odb *odb, const struct sk_oid *oid, enum sk_otype *type,
 		       uint64_t *size, struct sk_err *err);

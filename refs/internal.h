@@ -17,6 +17,7 @@ struct sk_repo {
 	char *path;     /* the .skiff directory */
 	char *identity; /* from config, "" when none */
 	struct sk_odb *odb;
+	struct sk_repo_source source; /* --direct: where refs come from */
 };
 
 /* Path of ref name's file (malloc'd); name must be checked. */

@@ -121,6 +121,8 @@ int sk_refs_read_raw(struct sk_repo *repo, const char *name, struct sk_refrecord
 	int rc = sk_ref_name_check(name, err);
 	if (rc < 0)
 		return rc;
+	if (repo->source.ref && (rc = repo->source.ref(repo->source.ctx, repo, name, err)) < 0)
+		return rc;
 	char *path = sk_refs_file(repo, name);
 	int fd = open_ref(path, name, is_dir, err);
 	if (fd < 0) {
@@ -157,6 +159,11 @@ int sk_refs_read_head(struct sk_repo *repo, const char *name, struct sk_refrecor
 		sk_oid_hash(id, SK_OBJ_REFRECORD, bytes, len);
 	free(bytes);
 	return rc;
+}
+
+void sk_repo_set_source(struct sk_repo *repo, const struct sk_repo_source *src)
+{
+	repo->source = *src;
 }
 
 int sk_refs_read_record(struct sk_repo *repo, const char *name, struct sk_refrecord *out,
@@ -313,8 +320,13 @@ int sk_refs_list(struct sk_repo *repo, const char *pattern, int with_deleted,
 	if (!recs)
 		abort();
 	size_t k = 0;
+	/* Remote-tracking refs hold records named for the remote's refs; a
+	 * listing of this repository's refs leaves them out unless asked. */
+	int remotes = pattern && strncmp(pattern, SK_REFS_REMOTES, strlen(SK_REFS_REMOTES)) == 0;
 	for (size_t i = 0; rc == 0 && i < l.n; i++) {
 		if (pattern && !sk_ref_pattern_match(pattern, l.v[i]))
+			continue;
+		if (!remotes && strncmp(l.v[i], SK_REFS_REMOTES, strlen(SK_REFS_REMOTES)) == 0)
 			continue;
 		rc = sk_refs_read(repo, l.v[i], &recs[k], err);
 		if (rc == SK_ENOTFOUND) /* a directory or a racing rename: not a ref */

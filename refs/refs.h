@@ -49,7 +49,9 @@ int sk_ref_pattern_match(const char *pattern, const char *name);
 /* --- repository ----------------------------------------------------- */
 
 /* Creates DIR/.skiff (objects, refs, config) and the initial trust policy
- * with key as root and operator, signed by key. SK_EEXISTS if present. */
+ * with key as root and operator, signed by key. SK_EEXISTS if present.
+ * With key NULL: a repository without a trust policy, for a cache whose
+ * refs/meta/trust comes from a remote (--direct). */
 int sk_repo_init(struct sk_repo **out, const char *dir, const struct sk_key *key,
 		 struct sk_err *err);
 /* Opens the repository at dir/.skiff when dir is given; otherwise
@@ -61,6 +63,17 @@ const char *sk_repo_path(const struct sk_repo *repo); /* the .skiff directory */
 /* Identity recorded in .skiff/config at init ("" when none). */
 const char *sk_repo_identity(const struct sk_repo *repo);
 
+/* --direct: a repository used as a verified cache of a remote. Before a
+ * ref is read, source->ref brings the remote's current record in (verified
+ * and stored as this repository's own) or returns SK_ENOTFOUND when the
+ * remote has none, which the read then reports. It may read and write refs
+ * itself; it is responsible for not recursing on a name it is handling. */
+struct sk_repo_source {
+	int (*ref)(void *ctx, struct sk_repo *repo, const char *name, struct sk_err *err);
+	void *ctx;
+};
+void sk_repo_set_source(struct sk_repo *repo, const struct sk_repo_source *src);
+
 /* --- reading -------------------------------------------------------- */
 
 /* Reads the current record; SK_ENOTFOUND when the ref never existed. A
@@ -71,7 +84,9 @@ int sk_refs_read(struct sk_repo *repo, const char *name, struct sk_refrecord *ou
 int sk_refs_resolve(struct sk_repo *repo, const char *name, struct sk_oid *out,
 		    struct sk_err *err);
 /* Records of refs matching pattern (NULL: all), sorted by name, tombstones
- * skipped unless with_deleted. *out malloc'd. */
+ * skipped unless with_deleted. Remote-tracking refs (refs/remotes/…) are
+ * listed only for a pattern under refs/remotes/, and their records carry
+ * the remote's names (see sk_refs_record_name). *out malloc'd. */
 int sk_refs_list(struct sk_repo *repo, const char *pattern, int with_deleted,
 		 struct sk_refrecord **out, size_t *n, struct sk_err *err);
 

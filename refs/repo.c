@@ -198,7 +198,7 @@ static void remove_tree(const char *path)
 
 static int write_config(const char *tmp, const struct sk_key *key, struct sk_err *err)
 {
-	json_t *doc = json_pack("{s:s, s:i}", "identity", sk_key_name(key), "v", 1);
+	json_t *doc = json_pack("{s:s, s:i}", "identity", key ? sk_key_name(key) : "", "v", 1);
 	char *body = NULL, *path = sk_path_join(tmp, "config");
 	size_t len = 0;
 	int rc = sk_cjson_dump(doc, &body, &len, err);
@@ -247,7 +247,7 @@ static int build_tmp(const char *tmp, const struct sk_key *key, struct sk_err *e
 		rc = sk_odb_open(&r.odb, objects, err);
 		free(objects);
 	}
-	if (rc == 0)
+	if (rc == 0 && key)
 		rc = write_initial_trust(&r, key, err);
 	sk_odb_free(r.odb);
 	for (size_t i = 0; rc == 0 && i < sizeof(repo_dirs) / sizeof(repo_dirs[0]); i++) {

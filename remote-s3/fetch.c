@@ -4,6 +4,14 @@
  * record against the resulting policy (signature, role, seq memory), each
  * record chain link by link, and each object against its id before it is
  * stored. Refs move only after everything they reach is stored.
+ *
+ * An object stored here implies that everything it reaches is stored too
+ * (local writers store children first). Fetch keeps that true, so that a
+ * fetch cut short -- by a corrupt object, a dropped connection, a kill --
+ * leaves nothing that a later fetch would take as complete and skip:
+ * objects that reach nothing are stored as they arrive; the others, and
+ * the record chains, are held in memory and stored children first once
+ * everything they reach is stored.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -30,44 +38,107 @@ struct fetch {
 
 /* --- objects ------------------------------------------------------------ */
 
-/* Verifies one downloaded object against its id and stores it; its
- * children (for JSON types) go to kids. */
-static int take_object(struct fetch *f, struct sk_remote_obj *o, int is_blob,
-		       struct sk_oidset *kids, struct sk_err *err)
+/* A verified object waiting for what it reaches to be stored. */
+struct held {
+	struct sk_oid oid;
+	unsigned char *z;
+	size_t zlen;
+	struct sk_oidset kids; /* those missing here when it arrived */
+	int stored;
+};
+
+struct heldset {
+	struct held *v;
+	size_t n, cap;
+};
+
+static void heldset_free(struct heldset *h)
 {
-	char hex[SK_OID_HEXSZ + 1];
-	enum sk_otype t;
-	unsigned char *payload = NULL;
-	size_t len = 0;
+	for (size_t i = 0; i < h->n; i++) {
+		free(h->v[i].z);
+		sk_oidset_free(&h->v[i].kids);
+	}
+	free(h->v);
+	memset(h, 0, sizeof(*h));
+}
+
+/* Verifies downloaded bytes against the id they were asked for. The
+ * message is copied first: err is both the source and the target. */
+static int verify_object(struct fetch *f, const struct sk_remote_obj *o, enum sk_otype *t,
+			 unsigned char **payload, size_t *len, struct sk_err *err)
+{
+	char hex[SK_OID_HEXSZ + 1], why[SK_ERR_MSG];
 	if (o->rc == SK_ENOTFOUND)
 		return sk_err_set(err, SK_ECORRUPT, "the remote is incomplete; push it again from a "
 						    "complete repository",
 				  "the remote lacks object %s, which its refs reach",
 				  sk_oid_tohex(&o->oid, hex));
-	int rc = sk_obj_decode(o->z, o->zlen, &o->oid, &t, is_blob ? NULL : &payload,
-			       is_blob ? NULL : &len, err);
-	if (rc)
+	int rc = sk_obj_decode(o->z, o->zlen, &o->oid, t, payload, len, err);
+	if (rc) {
+		snprintf(why, sizeof(why), "%s", err ? err->message : "corrupt");
 		return sk_err_set(err, SK_ECORRUPT, "the bucket was altered or damaged; nothing of "
 						    "this object was stored",
 				  "object %s from %s does not verify: %s", sk_oid_tohex(&o->oid, hex),
-				  sk_remote_url(f->remote), err ? err->message : "corrupt");
-	if (is_blob && t != SK_OBJ_BLOB)
-		rc = sk_err_set(err, SK_ECORRUPT, NULL, "object %s should be a chunk blob",
-				sk_oid_tohex(&o->oid, hex));
-	if (!rc && !is_blob)
-		rc = sk_walk_children(t, payload, len, kids, err);
-	free(payload);
-	if (!rc)
-		rc = sk_odb_write_raw(sk_repo_odb(f->repo), &o->oid, o->z, o->zlen, err);
+				  sk_remote_url(f->remote), why);
+	}
+	return 0;
+}
+
+static int store(struct fetch *f, const struct sk_oid *oid, const void *z, size_t zlen,
+		 struct sk_err *err)
+{
+	int rc = sk_odb_write_raw(sk_repo_odb(f->repo), oid, z, zlen, err);
 	if (!rc) {
 		f->objects++;
-		f->bytes += o->zlen;
+		f->bytes += zlen;
 	}
 	return rc;
 }
 
-/* Downloads ids[0..n) (all missing locally), verifies and stores them. */
-static int get_window(struct fetch *f, const struct sk_oid *ids, size_t n, int blobs,
+/* Takes one downloaded object: verified; stored at once when it reaches
+ * nothing missing here, else held (owning o->z). Its missing children
+ * go to kids. */
+static int take_object(struct fetch *f, struct sk_remote_obj *o, struct heldset *held,
+		       struct sk_oidset *kids, struct sk_err *err)
+{
+	enum sk_otype t;
+	unsigned char *payload = NULL;
+	size_t len = 0;
+	struct sk_oidset mine = { 0 }, missing = { 0 };
+	int rc = verify_object(f, o, &t, &payload, &len, err);
+	if (!rc)
+		rc = sk_walk_children(t, payload, len, &mine, err);
+	free(payload);
+	for (size_t i = 0; !rc && i < mine.n; i++)
+		if (!sk_odb_exists(sk_repo_odb(f->repo), &mine.v[i]))
+			rc = sk_oidset_add(&missing, &mine.v[i], err);
+	sk_oidset_free(&mine);
+	for (size_t i = 0; !rc && i < missing.n; i++)
+		if (!sk_oidset_has(kids, &missing.v[i]))
+			rc = sk_oidset_add(kids, &missing.v[i], err);
+	if (!rc && missing.n == 0)
+		rc = store(f, &o->oid, o->z, o->zlen, err);
+	else if (!rc && held->n == held->cap) {
+		size_t nc = held->cap ? held->cap * 2 : 64;
+		struct held *nv = realloc(held->v, nc * sizeof(*nv));
+		if (!nv)
+			rc = sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+		else {
+			held->v = nv;
+			held->cap = nc;
+		}
+	}
+	if (!rc && missing.n) {
+		held->v[held->n++] = (struct held){ o->oid, o->z, o->zlen, missing, 0 };
+		o->z = NULL;
+		return 0;
+	}
+	sk_oidset_free(&missing);
+	return rc;
+}
+
+/* Downloads ids[0..n) (all missing here) and takes each. */
+static int get_window(struct fetch *f, const struct sk_oid *ids, size_t n, struct heldset *held,
 		      struct sk_oidset *kids, struct sk_err *err)
 {
 	struct sk_remote_obj objs[FETCH_WINDOW];
@@ -77,8 +148,38 @@ static int get_window(struct fetch *f, const struct sk_oid *ids, size_t n, int b
 	int rc = sk_remote_objects_get(f->remote, objs, n, FETCH_OBJECT_MAX, err);
 	for (size_t i = 0; i < n; i++) {
 		if (!rc)
-			rc = take_object(f, &objs[i], blobs, kids, err);
+			rc = take_object(f, &objs[i], held, kids, err);
 		free(objs[i].z);
+	}
+	return rc;
+}
+
+/* Stores the held objects children first: passes newest-found first (the
+ * usual order of a DAG found level by level), each storing those whose
+ * children are all stored now. Ids are verified, so there is no cycle; a
+ * pass without progress would mean a child that never arrived. */
+static int store_held(struct fetch *f, struct heldset *held, struct sk_err *err)
+{
+	size_t left = held->n;
+	int rc = 0;
+	while (!rc && left) {
+		size_t before = left;
+		for (size_t i = held->n; !rc && i-- > 0;) {
+			struct held *h = &held->v[i];
+			size_t k = 0;
+			while (!h->stored && k < h->kids.n &&
+			       sk_odb_exists(sk_repo_odb(f->repo), &h->kids.v[k]))
+				k++;
+			if (h->stored || k < h->kids.n)
+				continue;
+			rc = store(f, &h->oid, h->z, h->zlen, err);
+			h->stored = 1;
+			left--;
+		}
+		if (!rc && left == before)
+			rc = sk_err_set(err, SK_ECORRUPT, NULL,
+					"objects from %s reach objects that never arrived",
+					sk_remote_url(f->remote));
 	}
 	return rc;
 }
@@ -88,7 +189,8 @@ static int get_window(struct fetch *f, const struct sk_oid *ids, size_t n, int b
  * chunks are one level). */
 static int fetch_closure(struct fetch *f, const struct sk_oidset *roots, struct sk_err *err)
 {
-	struct sk_oidset level = { 0 };
+	struct sk_oidset level = { 0 }, seen = { 0 };
+	struct heldset held = { 0 };
 	int rc = 0;
 	for (size_t i = 0; i < roots->n && !rc; i++)
 		if (!sk_odb_exists(sk_repo_odb(f->repo), &roots->v[i]) &&
@@ -96,63 +198,165 @@ static int fetch_closure(struct fetch *f, const struct sk_oidset *roots, struct 
 			rc = sk_oidset_add(&level, &roots->v[i], err);
 	while (!rc && level.n) {
 		struct sk_oidset kids = { 0 }, next = { 0 };
+		for (size_t i = 0; i < level.n && !rc; i++)
+			rc = sk_oidset_add(&seen, &level.v[i], err);
 		for (size_t i = 0; i < level.n && !rc; i += FETCH_WINDOW)
 			rc = get_window(f, level.v + i,
-					level.n - i < FETCH_WINDOW ? level.n - i : FETCH_WINDOW, 0, &kids,
-					err);
+					level.n - i < FETCH_WINDOW ? level.n - i : FETCH_WINDOW, &held,
+					&kids, err);
 		for (size_t i = 0; i < kids.n && !rc; i++)
-			if (!sk_odb_exists(sk_repo_odb(f->repo), &kids.v[i]) &&
-			    !sk_oidset_has(&next, &kids.v[i]))
+			if (!sk_oidset_has(&seen, &kids.v[i]) &&
+			    !sk_odb_exists(sk_repo_odb(f->repo), &kids.v[i]))
 				rc = sk_oidset_add(&next, &kids.v[i], err);
 		sk_oidset_free(&kids);
 		sk_oidset_free(&level);
 		level = next;
 	}
+	if (!rc)
+		rc = store_held(f, &held, err);
+	heldset_free(&held);
 	sk_oidset_free(&level);
+	sk_oidset_free(&seen);
 	return rc;
 }
 
 /* --- record chains ------------------------------------------------------ */
 
-/* Downloads the record objects of ref's chain from head back to the first
- * one stored here; each is verified and linked (same ref, seq down by one).
- * *stop receives the id where the walk met the local store (has_stop 0
- * when it went back to seq 1). targets receives the new records' targets. */
-static int fetch_chain(struct fetch *f, const struct sk_refrecord *head, struct sk_oidset *targets,
-		       struct sk_oid *stop, int *has_stop, struct sk_err *err)
+/* The records of a chain below its head, newest first; z (when not NULL)
+ * is a downloaded record not stored yet. */
+struct link {
+	struct sk_refrecord rec;
+	struct sk_oid id;
+	unsigned char *z;
+	size_t zlen;
+};
+
+struct chain {
+	struct link *v;
+	size_t n, cap;
+};
+
+static void chain_free(struct chain *c)
 {
-	struct sk_refrecord cur = *head;
-	*has_stop = 0;
-	int rc = cur.has_oid ? sk_oidset_add(targets, &cur.oid, err) : 0;
-	while (!rc && cur.has_prev) {
-		if (sk_odb_exists(sk_repo_odb(f->repo), &cur.prev)) {
-			*stop = cur.prev;
-			*has_stop = 1;
-			return 0;
-		}
-		struct sk_remote_obj o = { .oid = cur.prev };
-		struct sk_oidset none = { 0 };
-		struct sk_refrecord older;
-		unsigned char *payload = NULL;
-		size_t len = 0;
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i].z);
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The record id from the local store, or downloaded and verified. */
+static int get_link(struct fetch *f, const struct sk_oid *id, int *stored, struct link *l,
+		    struct sk_err *err)
+{
+	unsigned char *payload = NULL;
+	size_t len = 0;
+	enum sk_otype t = SK_OBJ_REFRECORD;
+	char hex[SK_OID_HEXSZ + 1];
+	int rc;
+	memset(l, 0, sizeof(*l));
+	l->id = *id;
+	*stored = sk_odb_exists(sk_repo_odb(f->repo), id);
+	if (*stored) {
+		rc = sk_odb_read(sk_repo_odb(f->repo), id, SK_OBJ_REFRECORD, 0, NULL, &payload, &len,
+				 err);
+	} else {
+		struct sk_remote_obj o = { .oid = *id };
 		rc = sk_remote_objects_get(f->remote, &o, 1, SK_REMOTE_RECORD_MAX, err);
 		if (!rc)
-			rc = take_object(f, &o, 0, &none, err);
-		free(o.z);
-		if (!rc)
-			rc = sk_odb_read(sk_repo_odb(f->repo), &cur.prev, SK_OBJ_REFRECORD, 0, NULL,
-					 &payload, &len, err);
-		if (!rc)
-			rc = sk_refrecord_parse(&older, payload, len, err);
-		free(payload);
-		if (!rc && (strcmp(older.ref, cur.ref) != 0 || older.seq + 1 != cur.seq))
-			rc = sk_err_set(err, SK_ECORRUPT, NULL,
+			rc = verify_object(f, &o, &t, &payload, &len, err);
+		if (!rc && t != SK_OBJ_REFRECORD)
+			rc = sk_err_set(err, SK_ECORRUPT, "the bucket was altered",
+					"object %s on the remote should be a ref record",
+					sk_oid_tohex(id, hex));
+		if (!rc) {
+			l->z = o.z;
+			l->zlen = o.zlen;
+		} else {
+			free(o.z);
+		}
+	}
+	if (!rc)
+		rc = sk_refrecord_parse(&l->rec, payload, len, err);
+	free(payload);
+	if (rc) {
+		free(l->z);
+		l->z = NULL;
+	}
+	return rc;
+}
+
+/* Gathers the records of head's chain below it, down to seq floor + 1:
+ * with through_local 0 it stops at the first record stored here (which
+ * reaches everything older); with 1 it goes on through stored records
+ * (the trust chain, checked link by link from floor). Each record must
+ * link to the next (same ref, seq up by one; the id is its hash).
+ * targets receives what the records point at. */
+static int fetch_chain(struct fetch *f, const struct sk_refrecord *head, uint64_t floor,
+		       int through_local, struct chain *c, struct sk_oidset *targets,
+		       struct sk_err *err)
+{
+	struct sk_refrecord cur = *head;
+	int rc = cur.has_oid ? sk_oidset_add(targets, &cur.oid, err) : 0;
+	while (!rc && cur.has_prev && cur.seq > floor + 1) {
+		if (!through_local && sk_odb_exists(sk_repo_odb(f->repo), &cur.prev))
+			break;
+		if (c->n == c->cap) {
+			size_t nc = c->cap ? c->cap * 2 : 16;
+			struct link *nv = realloc(c->v, nc * sizeof(*nv));
+			if (!nv)
+				return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+			c->v = nv;
+			c->cap = nc;
+		}
+		int stored;
+		struct link *l = &c->v[c->n];
+		rc = get_link(f, &cur.prev, &stored, l, err);
+		if (rc)
+			break;
+		c->n++;
+		if (strcmp(l->rec.ref, cur.ref) != 0 || l->rec.seq + 1 != cur.seq)
+			rc = sk_err_set(err, SK_ECORRUPT, "the bucket was altered",
 					"record %llu of %s on the remote does not link to its predecessor",
 					(unsigned long long)cur.seq, cur.ref);
-		if (!rc && older.has_oid)
-			rc = sk_oidset_add(targets, &older.oid, err);
-		cur = older;
+		if (!rc && l->rec.has_oid)
+			rc = sk_oidset_add(targets, &l->rec.oid, err);
+		cur = l->rec;
 	}
+	return rc;
+}
+
+/* Stores the downloaded records of c oldest first (after their targets). */
+static int store_chain(struct fetch *f, struct chain *c, struct sk_err *err)
+{
+	int rc = 0;
+	for (size_t i = c->n; !rc && i-- > 0;)
+		if (c->v[i].z)
+			rc = store(f, &c->v[i].id, c->v[i].z, c->v[i].zlen, err);
+	return rc;
+}
+
+/* Whether the chain below head (stored here) holds record want at seq. */
+static int chain_reaches(struct fetch *f, const struct sk_refrecord *head, const struct sk_oid *want,
+			 uint64_t seq, int *found, struct sk_err *err)
+{
+	struct sk_refrecord cur = *head;
+	int rc = 0;
+	*found = 0;
+	while (!rc && cur.has_prev && cur.seq > seq + 1) {
+		unsigned char *p = NULL;
+		size_t len = 0;
+		uint64_t above = cur.seq;
+		rc = sk_odb_read(sk_repo_odb(f->repo), &cur.prev, SK_OBJ_REFRECORD, 0, NULL, &p, &len,
+				 err);
+		if (!rc)
+			rc = sk_refrecord_parse(&cur, p, len, err);
+		free(p);
+		if (!rc && cur.seq + 1 != above)
+			rc = sk_err_set(err, SK_ECORRUPT, NULL, "the record chain of %s does not link",
+					cur.ref);
+	}
+	if (!rc && cur.has_prev && cur.seq == seq + 1)
+		*found = sk_oid_cmp(&cur.prev, want) == 0;
 	return rc;
 }
 
@@ -169,13 +373,15 @@ struct remote_ref {
 static int get_record(struct fetch *f, const char *name, struct remote_ref *rr,
 		      struct sk_err *err)
 {
-	char tag[SK_REMOTE_TAG_MAX];
+	char tag[SK_REMOTE_TAG_MAX], why[SK_ERR_MSG];
 	memset(rr, 0, sizeof(*rr));
 	rr->name = name;
 	int rc = sk_remote_ref_get(f->remote, name, &rr->bytes, &rr->len, tag, err);
-	if (!rc && sk_refrecord_parse(&rr->rec, rr->bytes, rr->len, err) != 0)
-		rc = sk_err_set(err, SK_ECORRUPT, NULL, "remote ref %s does not hold a valid record: %s",
-				name, err ? err->message : "");
+	if (!rc && sk_refrecord_parse(&rr->rec, rr->bytes, rr->len, err) != 0) {
+		snprintf(why, sizeof(why), "%s", err ? err->message : "");
+		rc = sk_err_set(err, SK_ECORRUPT, "the bucket was altered",
+				"remote ref %s does not hold a valid record: %s", name, why);
+	}
 	if (!rc && strcmp(rr->rec.ref, name) != 0)
 		rc = sk_err_set(err, SK_ECORRUPT, "the bucket was altered",
 				"remote ref %s holds a record of %s", name, rr->rec.ref);
@@ -203,93 +409,99 @@ static void tracking_name(const struct fetch *f, const char *ref, char *buf, siz
 }
 
 /* Moves name to the record in rr when it is not already there. */
-static int adopt(struct fetch *f, const char *name, const struct remote_ref *rr, int *moved,
+static int adopt(struct fetch *f, const char *name, const struct remote_ref *rr,
 		 struct sk_err *err)
 {
 	struct sk_refrecord cur;
 	struct sk_oid cur_id;
 	int rc = sk_refs_read_record(f->repo, name, &cur, &cur_id, NULL, NULL, err);
-	*moved = 0;
 	if (rc == SK_ENOTFOUND) {
 		sk_err_clear(err);
-		*moved = 1;
 		return sk_refs_adopt(f->repo, name, rr->bytes, rr->len, NULL, err);
 	}
 	if (rc || sk_oid_cmp(&cur_id, &rr->id) == 0)
 		return rc;
-	*moved = 1;
 	return sk_refs_adopt(f->repo, name, rr->bytes, rr->len, &cur_id, err);
 }
 
 struct find_ctx {
 	struct sk_oid want;
+	uint64_t floor;
 	int found;
 };
 
+/* Stops at want, or below its seq (it cannot be further back). */
 static int find_record(const struct sk_refrecord *r, const struct sk_oid *id, void *arg)
 {
 	struct find_ctx *c = arg;
-	(void)r;
 	if (sk_oid_cmp(id, &c->want) == 0) {
 		c->found = 1;
 		return 1;
 	}
-	return 0;
+	return r->seq <= c->floor ? 1 : 0;
 }
 
-/* The local ref follows the remote when it is absent or behind. */
-static const char *follow_local(struct fetch *f, const struct remote_ref *rr, int has_stop,
-				const struct sk_oid *stop, int *rc, struct sk_err *err)
+/* Where the local ref stands against the remote's record rr, whose chain
+ * is stored here now: absent or behind (rr's chain holds the local
+ * record) fast-forwards; ahead (the local chain holds rr) stays; anything
+ * else diverged, and is reset to rr with --reset. */
+static const char *follow_local(struct fetch *f, const struct remote_ref *rr, int *rc,
+				struct sk_err *err)
 {
 	struct sk_refrecord cur;
 	struct sk_oid cur_id;
-	int moved = 0;
+	int behind = 0;
 	*rc = sk_refs_read_record(f->repo, rr->name, &cur, &cur_id, NULL, NULL, err);
-	if (*rc == SK_ENOTFOUND || (*rc == 0 && has_stop && sk_oid_cmp(&cur_id, stop) == 0)) {
+	if (*rc == SK_ENOTFOUND) {
 		sk_err_clear(err);
-		*rc = adopt(f, rr->name, rr, &moved, err);
+		*rc = sk_refs_adopt(f->repo, rr->name, rr->bytes, rr->len, NULL, err);
 		return "fast-forward";
 	}
 	if (*rc || sk_oid_cmp(&cur_id, &rr->id) == 0)
 		return "up-to-date";
-	struct find_ctx fc = { rr->id, 0 };
-	if ((*rc = sk_refs_walk(f->repo, rr->name, 0, find_record, &fc, err)) != 0 || fc.found)
+	if (cur.seq < rr->rec.seq &&
+	    (*rc = chain_reaches(f, &rr->rec, &cur_id, cur.seq, &behind, err)) == 0 && behind) {
+		*rc = sk_refs_adopt(f->repo, rr->name, rr->bytes, rr->len, &cur_id, err);
+		return "fast-forward";
+	}
+	struct find_ctx fc = { rr->id, rr->rec.seq, 0 };
+	if (!*rc && cur.seq > rr->rec.seq &&
+	    (*rc = sk_refs_walk(f->repo, rr->name, 0, find_record, &fc, err)) == 0 && fc.found)
 		return "ahead";
-	if (!f->reset)
+	if (*rc || !f->reset)
 		return "diverged";
-	*rc = adopt(f, rr->name, rr, &moved, err);
+	*rc = sk_refs_adopt(f->repo, rr->name, rr->bytes, rr->len, &cur_id, err);
 	return "reset";
 }
 
 static int fetch_ref(struct fetch *f, struct remote_ref *rr, struct sk_err *err)
 {
 	struct sk_oidset targets = { 0 };
-	struct sk_oid stop;
-	int has_stop = 0, moved = 0;
+	struct chain c = { 0 };
 	int rc = sk_refs_verify_record(f->policy, &rr->rec, err);
 	if (!rc)
 		rc = check_seq(f, rr, err);
+	/* A record stored here reaches everything it needs (see the top). */
 	if (!rc && !sk_odb_exists(sk_repo_odb(f->repo), &rr->id))
-		rc = fetch_chain(f, &rr->rec, &targets, &stop, &has_stop, err);
-	else if (!rc) {
-		has_stop = 1;
-		stop = rr->id;
-	}
+		rc = fetch_chain(f, &rr->rec, 0, 0, &c, &targets, err);
 	if (!rc)
 		rc = fetch_closure(f, &targets, err);
+	if (!rc)
+		rc = store_chain(f, &c, err);
 	sk_oidset_free(&targets);
+	chain_free(&c);
 	char tname[SK_REF_MAX + 64];
 	tracking_name(f, rr->name, tname, sizeof(tname));
 	if (!rc && strlen(tname) > SK_REF_MAX)
 		rc = sk_err_set(err, SK_EINVAL, NULL, "%s is too long a name", tname);
 	if (!rc)
-		rc = adopt(f, tname, rr, &moved, err);
+		rc = adopt(f, tname, rr, err);
 	const char *status = NULL;
-	if (!rc && strcmp(rr->name, TRUST_REF) != 0)
-		status = follow_local(f, rr, has_stop, &stop, &rc, err);
+	if (!rc)
+		status = follow_local(f, rr, &rc, err);
 	if (!rc)
 		rc = sk_refs_seen_note(f->repo, sk_remote_key(f->remote), rr->name, rr->rec.seq, err);
-	if (!rc && status)
+	if (!rc)
 		json_array_append_new(f->refs, json_pack("{s:s, s:s, s:I}", "ref", rr->name, "status",
 							 status, "seq", (json_int_t)rr->rec.seq));
 	return rc ? sk_err_wrap(err, "fetching %s", rr->name) : 0;
@@ -309,51 +521,45 @@ static int load_policy(struct fetch *f, const struct sk_oid *oid, struct sk_trus
 }
 
 /* Verifies the remote trust chain from the local head forward: record
- * seq k+1 must be signed by a root of the policy record k installed. */
+ * seq k+1 must be signed by a root of the policy record k installed.
+ * Without a local policy (a fresh --direct cache) the chain is verified
+ * from seq 1, whose policy is trusted on first use, as at init. */
 static int verify_trust_chain(struct fetch *f, const struct remote_ref *rr,
 			      const struct sk_refrecord *local, const struct sk_oid *local_id,
 			      struct sk_err *err)
 {
-	/* Collect the new records newest first, then check oldest first. */
-	struct sk_refrecord *chain = calloc(rr->rec.seq - local->seq, sizeof(*chain));
-	if (!chain)
-		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	uint64_t base = local ? local->seq : 0;
+	struct chain c = { 0 };
 	struct sk_oidset targets = { 0 };
-	struct sk_oid stop;
-	int has_stop = 0;
-	int rc = fetch_chain(f, &rr->rec, &targets, &stop, &has_stop, err);
-	if (!rc && (!has_stop || sk_oid_cmp(&stop, local_id) != 0))
+	int rc = fetch_chain(f, &rr->rec, base, 1, &c, &targets, err);
+	/* c holds the records below the head, newest first, down to base+1. */
+	const struct sk_refrecord *oldest = c.n ? &c.v[c.n - 1].rec : &rr->rec;
+	if (!rc && oldest->seq != base + 1)
+		rc = sk_err_set(err, SK_ECORRUPT, NULL, "the remote's trust chain does not link");
+	if (!rc && local && (!oldest->has_prev || sk_oid_cmp(&oldest->prev, local_id) != 0))
 		rc = sk_err_set(err, SK_EVERIFY, "the two policies have separate histories",
 				"the remote's trust policy does not descend from this repository's");
 	if (!rc)
 		rc = fetch_closure(f, &targets, err);
 	sk_oidset_free(&targets);
-	size_t n = 0;
-	struct sk_refrecord cur = rr->rec;
-	while (!rc && cur.seq > local->seq) {
-		chain[n++] = cur;
-		unsigned char *p = NULL;
-		size_t len = 0;
-		if (cur.seq - 1 == local->seq)
-			break;
-		rc = sk_odb_read(sk_repo_odb(f->repo), &cur.prev, SK_OBJ_REFRECORD, 0, NULL, &p, &len,
-				 err);
-		if (!rc)
-			rc = sk_refrecord_parse(&cur, p, len, err);
-		free(p);
-	}
 	struct sk_trust *prev = NULL;
-	rc = rc ? rc : load_policy(f, &local->oid, &prev, err);
-	for (size_t i = n; !rc && i-- > 0;) {
-		rc = sk_refs_verify_record(prev, &chain[i], err);
+	if (!rc)
+		rc = oldest->has_oid ? load_policy(f, local ? &local->oid : &oldest->oid, &prev, err)
+				     : sk_err_set(err, SK_EVERIFY, NULL, "the remote deleted %s",
+						  TRUST_REF);
+	for (size_t i = c.n + 1; !rc && i-- > 0;) {
+		const struct sk_refrecord *r = i ? &c.v[i - 1].rec : &rr->rec;
+		rc = sk_refs_verify_record(prev, r, err);
 		sk_trust_free(prev);
 		prev = NULL;
-		if (!rc && !chain[i].has_oid)
+		if (!rc && !r->has_oid)
 			rc = sk_err_set(err, SK_EVERIFY, NULL, "the remote deleted %s", TRUST_REF);
 		if (!rc)
-			rc = load_policy(f, &chain[i].oid, &prev, err);
+			rc = load_policy(f, &r->oid, &prev, err);
 	}
-	free(chain);
+	if (!rc)
+		rc = store_chain(f, &c, err);
+	chain_free(&c);
 	if (!rc) {
 		sk_trust_free(f->policy);
 		f->policy = prev;
@@ -363,26 +569,37 @@ static int verify_trust_chain(struct fetch *f, const struct remote_ref *rr,
 	return rc;
 }
 
-static int fetch_trust(struct fetch *f, struct sk_err *err)
+/* Brings the remote's refs/meta/trust in: verified forward from the local
+ * policy (or from seq 1 when there is none and mirror is set). */
+static int fetch_trust(struct fetch *f, int mirror, struct sk_err *err)
 {
 	struct remote_ref rr;
-	int rc = sk_refs_load_trust(f->repo, &f->policy, err);
-	if (rc)
-		return rc;
-	rc = get_record(f, TRUST_REF, &rr, err);
-	if (rc == SK_ENOTFOUND) {
+	struct sk_refrecord local;
+	struct sk_oid local_id;
+	int have_local = 1;
+	int rc = sk_refs_read_record(f->repo, TRUST_REF, &local, &local_id, NULL, NULL, err);
+	if (rc == SK_ENOTFOUND && mirror) {
+		sk_err_clear(err);
+		have_local = 0;
+		rc = 0;
+	} else if (!rc) {
+		rc = sk_refs_load_trust(f->repo, &f->policy, err);
+	}
+	if (!rc)
+		rc = get_record(f, TRUST_REF, &rr, err);
+	if (rc == SK_ENOTFOUND && have_local && !mirror) {
 		sk_err_clear(err);
 		return 0;
 	}
-	struct sk_refrecord local;
-	struct sk_oid local_id;
-	if (!rc)
-		rc = check_seq(f, &rr, err);
-	if (!rc)
-		rc = sk_refs_read_record(f->repo, TRUST_REF, &local, &local_id, NULL, NULL, err);
+	if (rc)
+		return rc;
+	rc = check_seq(f, &rr, err);
 	const char *status = "up-to-date";
-	if (!rc && sk_oid_cmp(&local_id, &rr.id) != 0) {
-		struct find_ctx fc = { rr.id, 0 };
+	if (!rc && !have_local) {
+		rc = verify_trust_chain(f, &rr, NULL, NULL, err);
+		status = "fast-forward";
+	} else if (!rc && sk_oid_cmp(&local_id, &rr.id) != 0) {
+		struct find_ctx fc = { rr.id, rr.rec.seq, 0 };
 		if (rr.rec.seq > local.seq) {
 			rc = verify_trust_chain(f, &rr, &local, &local_id, err);
 			status = "fast-forward";
@@ -394,13 +611,13 @@ static int fetch_trust(struct fetch *f, struct sk_err *err)
 						"repository's");
 		}
 	}
-	int moved;
 	char tname[SK_REF_MAX + 64];
 	tracking_name(f, TRUST_REF, tname, sizeof(tname));
-	if (!rc)
-		rc = adopt(f, tname, &rr, &moved, err);
+	if (!rc && !mirror)
+		rc = adopt(f, tname, &rr, err);
 	if (!rc && strcmp(status, "fast-forward") == 0)
-		rc = sk_refs_adopt(f->repo, TRUST_REF, rr.bytes, rr.len, &local_id, err);
+		rc = sk_refs_adopt(f->repo, TRUST_REF, rr.bytes, rr.len, have_local ? &local_id : NULL,
+				   err);
 	if (!rc)
 		rc = sk_refs_seen_note(f->repo, sk_remote_key(f->remote), TRUST_REF, rr.rec.seq, err);
 	if (!rc)
@@ -410,13 +627,44 @@ static int fetch_trust(struct fetch *f, struct sk_err *err)
 	return rc ? sk_err_wrap(err, "fetching %s", TRUST_REF) : 0;
 }
 
+/* --direct: the remote's current record of name becomes the cache's own
+ * (verified: trust chain, signature, role, seq memory). Objects are not
+ * fetched here; the cache fetches and verifies them when they are read. */
+int sk_fetch_mirror_ref(struct sk_repo *repo, struct sk_remote *remote, const char *name,
+			struct sk_err *err)
+{
+	struct fetch f = { .repo = repo, .remote = remote, .refs = json_array() };
+	f.name = sk_remote_key(remote);
+	int rc;
+	if (strcmp(name, TRUST_REF) == 0) {
+		rc = fetch_trust(&f, 1, err);
+	} else {
+		struct remote_ref rr = { 0 };
+		rc = sk_refs_load_trust(repo, &f.policy, err);
+		if (!rc)
+			rc = get_record(&f, name, &rr, err);
+		if (!rc)
+			rc = sk_refs_verify_record(f.policy, &rr.rec, err);
+		if (!rc)
+			rc = check_seq(&f, &rr, err);
+		if (!rc)
+			rc = adopt(&f, name, &rr, err);
+		if (!rc)
+			rc = sk_refs_seen_note(repo, f.name, name, rr.rec.seq, err);
+		free(rr.bytes);
+	}
+	json_decref(f.refs);
+	sk_trust_free(f.policy);
+	return rc;
+}
+
 /* --- all of it ------------------------------------------------------------ */
 
 static int fetch_run(struct fetch *f, struct sk_err *err)
 {
 	char **names = NULL;
 	size_t n = 0;
-	int rc = fetch_trust(f, err);
+	int rc = fetch_trust(f, 0, err);
 	if (!rc)
 		rc = sk_remote_ref_list(f->remote, &names, &n, err);
 	for (size_t i = 0; !rc && i < n; i++) {

@@ -155,7 +155,11 @@ static int f_ref_list(struct sk_remote *r, char ***names, size_t *n, struct sk_e
 	struct list_ctx c = { names, n, 0, err };
 	char *dir = sk_path_join(root_of(r), "refs");
 	r->requests++;
-	int rc = walk_refs(dir, "refs", &c);
+	/* A missing directory is a typo, not an empty remote (push makes it). */
+	int rc = sk_fs_is_dir(root_of(r))
+			 ? walk_refs(dir, "refs", &c)
+			 : sk_err_set(err, SK_ENOTFOUND, "check the path, or push to it first",
+				      "%s: no such directory", r->url);
 	free(dir);
 	return rc;
 }

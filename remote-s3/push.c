@@ -250,10 +250,28 @@ static int send_blobs(struct push *p, struct sk_err *err)
 	return rc;
 }
 
+/* Whether the remote holds exactly our record: an S3 conditional PUT
+ * retried after a lost response reports 412 for its own earlier success
+ * (remote-s3/s3.h), which is no conflict. */
+static int remote_holds(struct push *p, const struct push_ref *pr)
+{
+	char *now = NULL, tag[SK_REMOTE_TAG_MAX];
+	size_t len = 0;
+	struct sk_err ignore;
+	int same = sk_remote_ref_get(p->remote, pr->name, &now, &len, tag, &ignore) == 0 &&
+		   len == pr->len && memcmp(now, pr->bytes, len) == 0;
+	free(now);
+	return same;
+}
+
 static int move_ref(struct push *p, struct push_ref *pr, struct sk_err *err)
 {
 	int rc = sk_remote_ref_put(p->remote, pr->name, pr->bytes, pr->len,
 				   pr->remote_exists ? pr->tag : NULL, NULL, err);
+	if (rc == SK_ECONFLICT && remote_holds(p, pr)) {
+		sk_err_clear(err);
+		rc = 0;
+	}
 	if (rc == SK_ECONFLICT || rc == SK_ELOCKED) {
 		pr->status = "conflict";
 		pr->reason = rc == SK_ELOCKED ? "the remote ref is locked by another writer"

@@ -45,4 +45,12 @@ int sk_push(struct sk_repo *repo, struct sk_remote *remote, char **patterns, siz
 int sk_fetch(struct sk_repo *repo, struct sk_remote *remote, const char *name, int reset,
 	     json_t **report, struct sk_err *err);
 
+/* --direct (see remote-s3/direct.h): brings the remote's current record of
+ * ref name into repo as its own ref, verified as fetch verifies it; for
+ * refs/meta/trust the whole chain from what repo holds (from seq 1, trust
+ * on first use, in a fresh cache). SK_ENOTFOUND when the remote lacks it.
+ * Objects are not fetched. */
+int sk_fetch_mirror_ref(struct sk_repo *repo, struct sk_remote *remote, const char *name,
+			struct sk_err *err);
+
 #endif

@@ -13,7 +13,7 @@ SKIFF=$(cd "$BUILD" 2>/dev/null && pwd)/skiff
 OUT=$PWD/tests/bench/out
 BIG_RECORDS=${BIG_RECORDS:-10000}
 [ -x "$SKIFF" ] || { echo "bench: $SKIFF not built (make)" >&2; exit 1; }
-for t in hyperfine openssl git jq; do
+for t in hyperfine openssl git jq restic; do
 	command -v $t >/dev/null || { echo "bench: $t is missing (scripts/deps.sh)" >&2; exit 1; }
 done
 mkdir -p "$OUT"
@@ -45,10 +45,10 @@ row() {
 		"$1" >>"$ROWS"
 }
 
-# bench NAME TARGET HYPERFINE-OPTIONS... -- SKIFF-CMD ANCHOR-CMD [NAME2 ANCHOR2-CMD]
+# bench NAME TARGET HYPERFINE-OPTIONS... -- SKIFF-CMD ANCHOR-CMD [NAME2 ANCHOR2-CMD [TARGET2]]
 # Runs the commands side by side in one hyperfine run and records the
-# medians and the ratio skiff / anchor (and, given, skiff / anchor2 as an
-# informational row NAME2).
+# medians and the ratio skiff / anchor (and, given, skiff / anchor2 as row
+# NAME2, informational unless TARGET2 is given).
 bench() {
 	local name=$1 target=$2 json
 	shift 2
@@ -63,7 +63,7 @@ bench() {
 	hyperfine --style basic "${opts[@]}" --export-json "$json" "${cmds[@]}" >>"$LOG" 2>&1 ||
 		{ echo "bench: hyperfine failed, see $LOG" >&2; exit 1; }
 	row "$json" "$name" "$target" 1
-	[ $# -lt 4 ] || row "$json" "$3" - 2
+	[ $# -lt 4 ] || row "$json" "$3" "${5:--}" 2
 }
 
 sk keygen bench >/dev/null
@@ -219,6 +219,99 @@ row "$W/hf.xg2.json" "export-git nothing new vs verify-ref" - 1
 [ "$(sk -C "$W/xrepo" --format=json export-git "$W/xgit" | jq .commits)" -eq 0 ]
 rm -rf "$W/xrepo" "$W/xgit" "$W/xgit-ref" "$W/xfi" "$W/x.fi"
 
+# --- 7. release create of 512 MiB vs restic backup and openssl dgst ---------
+# Two inputs: random bytes (incompressible) and a tar of the system's
+# programs and libraries (a realistic artifact; zstd -1 stores it at about
+# half its size). Every run stores into fresh repositories: the prepare
+# step moves the last ones aside rather than deleting them (ext4 would
+# skip the just-freed inodes when allocating new ones, and the freed
+# blocks' discards would run, both inside the next timed run), then syncs
+# so that no run starts with another's dirty pages. restic 0.14 makes
+# format-2 repositories: content-defined chunks, SHA-256, zstd, encryption.
+REL_BYTES=$((${REL_MIB:-512} << 20))
+note "release create: making $((REL_BYTES >> 20)) MiB inputs"
+head -c "$REL_BYTES" /dev/urandom >"$W/rel-random.bin"
+(set +o pipefail; tar -cf - /usr/lib /usr/bin 2>/dev/null | head -c "$REL_BYTES" >"$W/rel-tar.bin")
+[ "$(stat -c %s "$W/rel-tar.bin")" -eq "$REL_BYTES" ]
+cat >"$W/spec.yaml" <<'EOF'
+service: bench
+run:
+  command: /usr/bin/true
+  port: 8080
+health:
+  path: /healthz
+EOF
+export RESTIC_PASSWORD=skiff-bench RESTIC_CACHE_DIR=$W/restic-cache
+mkdir -p "$W/old"
+cat >"$W/rel-prepare" <<EOF
+for d in crepo rrepo; do [ ! -e "$W/\$d" ] || mv "$W/\$d" "$W/old/\$d.\$(date +%s%N)"; done
+"$SKIFF" init "$W/crepo" >/dev/null && restic init -q --repo "$W/rrepo" >/dev/null && sync
+EOF
+for f in random tar; do
+	bench "release create $((REL_BYTES >> 20)) MiB $f vs restic backup" 1.0 --warmup 1 --runs 5 \
+		--prepare "bash $W/rel-prepare" -- \
+		"$SKIFF -C $W/crepo release create bench --spec $W/spec.yaml --version 1 --artifact app=$W/rel-$f.bin" \
+		"restic -q --repo $W/rrepo backup $W/rel-$f.bin" \
+		"release create $((REL_BYTES >> 20)) MiB $f vs openssl dgst" "openssl dgst -sha256 $W/rel-$f.bin" 2.5
+	rm -rf "$W/old" "$W/crepo" "$W/rrepo" "$W/restic-cache"
+	mkdir -p "$W/old"
+done
+rm -f "$W/rel-random.bin" "$W/rel-tar.bin"
+
+# --- 8. new chunk data after 1 MiB of a 256 MiB artifact changes ----------
+# Bytes a release create stores after 1 MiB in the middle of a 256 MiB
+# random artifact is overwritten (issue 3: at most 4 MiB). The chunk
+# boundaries decide it, so the figure is a draw over where they fall around
+# the edit: the target row is the issue's case (the middle of one random
+# file); the info rows give the distribution over DEDUP_TRIALS random
+# offsets in the middle half, overwritten and inserted. Each trial runs in
+# a copy of the repository holding only the first version (hard links:
+# objects are never rewritten in place).
+DEDUP_TRIALS=${DEDUP_TRIALS:-30}
+note "dedup: 1 MiB changed in 256 MiB ($DEDUP_TRIALS offsets, overwrite and insert)"
+head -c 268435456 /dev/urandom >"$W/dd.bin"
+sk init "$W/ddrepo" >/dev/null
+sk -C "$W/ddrepo" release create bench --spec "$W/spec.yaml" --version 1 --artifact app="$W/dd.bin" >/dev/null
+# changed_bytes OFFSET overwrite|insert: bytes newly stored by the next release.
+changed_bytes() {
+	rm -rf "$W/ddtry"
+	cp -al "$W/ddrepo" "$W/ddtry"
+	head -c 1048576 /dev/urandom >"$W/dd.patch"
+	if [ "$2" = overwrite ]; then
+		cp "$W/dd.bin" "$W/dd2.bin"
+		dd if="$W/dd.patch" of="$W/dd2.bin" bs=1M seek="$1" oflag=seek_bytes conv=notrunc status=none
+	else
+		{ head -c "$1" "$W/dd.bin"; cat "$W/dd.patch"; tail -c +$(($1 + 1)) "$W/dd.bin"; } >"$W/dd2.bin"
+	fi
+	sk -C "$W/ddtry" --format=json release create bench --spec "$W/spec.yaml" --version 2 \
+		--artifact app="$W/dd2.bin" | jq .bytes_new
+}
+# row_bytes NAME BYTES TARGET-BYTES|- [DETAIL-JSON]: a row of bytes stored.
+row_bytes() {
+	jq -nc --arg name "$1" --argjson b "$2" --arg t "$3" --argjson d "${4:-null}" '
+		{name: $name, unit: "bytes", skiff_bytes: $b,
+		 anchor_bytes: (if $t == "-" then null else ($t | tonumber) end),
+		 ratio: (if $t == "-" then null else $b / ($t | tonumber) end),
+		 target: (if $t == "-" then null else 1.0 end), detail: $d,
+		 result: (if $t == "-" then "info" elif $b <= ($t | tonumber) then "pass" else "miss" end)}' >>"$ROWS"
+}
+row_bytes "new data: 1 MiB overwritten mid 256 MiB" "$(changed_bytes 134217728 overwrite)" 4194304
+RANDOM=3 # the same offsets every run (the artifact's bytes still differ)
+for mode in overwrite insert; do
+	label=${mode/overwrite/overwritten}
+	label=${label/insert/inserted}
+	: >"$W/dd.$mode"
+	for ((i = 0; i < DEDUP_TRIALS; i++)); do
+		changed_bytes $(((1 << 26) + (RANDOM * 32768 + RANDOM) % (1 << 27))) $mode >>"$W/dd.$mode"
+	done
+	stats=$(sort -n "$W/dd.$mode" | jq -sc '{trials: length, median: .[length / 2 | floor],
+		max: .[-1], mean: (add / length | floor), over_4mib: map(select(. > 4194304)) | length}')
+	row_bytes "new data: $DEDUP_TRIALS offsets $label, median" "$(jq .median <<<"$stats")" - "$stats"
+	row_bytes "new data: $DEDUP_TRIALS offsets $label, max ($(jq .over_4mib <<<"$stats") > 4 MiB)" \
+		"$(jq .max <<<"$stats")" - "$stats"
+done
+rm -rf "$W/ddrepo" "$W/ddtry" "$W"/dd.* "$W/dd2.bin"
+
 # --- report ------------------------------------------------------------------
 jq -s --arg date "$(date -u +%FT%TZ)" --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
 	--arg nproc "$(nproc)" --arg mem "$(free -h | awk '/^Mem:/ { print $2 }')" \
@@ -232,12 +325,21 @@ jq -s --arg date "$(date -u +%FT%TZ)" --arg cpu "$(sed -n 's/^model name[[:space
 	  benchmarks: .}' "$ROWS" >"$OUT/results.json"
 
 fmt() { awk -v s="$1" 'BEGIN { if (s < 1) printf "%.2f ms", s * 1000; else printf "%.3f s", s }'; }
+fmt_mib() { awk -v b="$1" 'BEGIN { if (b == "null") print "-"; else printf "%.2f MiB", b / 1048576 }'; }
 printf '\n%-48s %12s %12s %7s %7s  %s\n' benchmark "skiff" "anchor" ratio target result
 while IFS= read -r row; do
-	printf '%-48s %12s %12s %7.2f %7s  %s\n' "$(jq -r .name <<<"$row")" \
-		"$(fmt "$(jq -r .skiff_median_s <<<"$row")")" "$(fmt "$(jq -r .anchor_median_s <<<"$row")")" \
-		"$(jq -r .ratio <<<"$row")" "$(jq -r '.target // "-"' <<<"$row")" "$(jq -r .result <<<"$row")"
+	if [ "$(jq -r '.unit // "s"' <<<"$row")" = bytes ]; then
+		a=$(fmt_mib "$(jq -r .skiff_bytes <<<"$row")")
+		b=$(fmt_mib "$(jq -r .anchor_bytes <<<"$row")")
+	else
+		a=$(fmt "$(jq -r .skiff_median_s <<<"$row")")
+		b=$(fmt "$(jq -r .anchor_median_s <<<"$row")")
+	fi
+	printf '%-48s %12s %12s %7s %7s  %s\n' "$(jq -r .name <<<"$row")" "$a" "$b" \
+		"$(awk -v r="$(jq -r .ratio <<<"$row")" 'BEGIN { if (r == "null") print "-"; else printf "%.2f", r }')" \
+		"$(jq -r '.target // "-"' <<<"$row")" "$(jq -r .result <<<"$row")"
 done <"$ROWS"
 echo
 echo "anchors: openssl dgst -sha256; bash loop of git update-ref; git cat-file -p; the same skiff"
-echo "command on a 10-record ref. Medians; details in $OUT/results.json and $LOG."
+echo "command on a 10-record ref; restic backup into a fresh repository; the issue's 4 MiB of new"
+echo "chunk data. Medians; details in $OUT/results.json and $LOG."
