@@ -17,7 +17,7 @@ PCS = libsodium openssl jansson libzstd libcurl libgit2 expat libfyaml
 # The cost is that a security update of these libraries needs a rebuild;
 # STATIC_DEPS=0 links them dynamically instead.
 STATIC_DEPS ?= 1
-HOT_PCS = libcrypto libsodium jansson libzstd libfyaml
+HOT_PCS = libcrypto libsodium jansson libzstd libfyaml expat
 CC ?= cc
 ifeq ($(CC),cc)
 CC = gcc
@@ -39,7 +39,9 @@ deps:
 
 ifneq ($(MAKECMDGOALS),deps)
 PC_CFLAGS := $(shell pkg-config --cflags $(PCS) 2>/dev/null)
-PC_LIBS := $(shell pkg-config --libs $(PCS) 2>/dev/null)
+# libcurl and libgit2 are loaded with dlopen by the commands that use them
+# (remote-s3/curllib.h, common/gitlib.h), so they are not linked.
+PC_LIBS := $(shell pkg-config --libs $(filter-out libcurl libgit2,$(PCS)) 2>/dev/null)
 HOT_LIBS := $(shell pkg-config --libs $(HOT_PCS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 endif

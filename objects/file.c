@@ -6,9 +6,9 @@
  * Invariants: no chunk blob becomes visible before its bytes are durable,
  * and the file object naming them is written only after every one is
  * (sk_odb_batch: temp files, one syncfs, renames, one more syncfs); a
- * store holds three 16 MiB read slabs plus a compressed chunk per writer,
- * whatever the artifact's size; extract never leaves a partial file at its
- * destination.
+ * store holds three 16 MiB read slabs plus, per writer, a chunk's
+ * encoder buffers (about 80 MiB in all), whatever the artifact's size;
+ * extract never leaves a partial file at its destination.
  *
  * Speed: every byte is SHA-256'd twice (the chunk's id, the whole-artifact
  * digest), so the work is spread over threads sharing the read slabs

@@ -9,8 +9,8 @@
  * Every chunk is 1..SK_CDC_MAX bytes and every chunk but the last at least
  * SK_CDC_MIN; the sizes add up to "size"; at most SK_FILE_MAX_CHUNKS
  * chunks. An empty artifact is a file with no chunks, size 0 and the
- * SHA-256 of nothing. Chunk blobs are written before the file object that
- * names them.
+ * SHA-256 of nothing. Chunk blobs are durable before the file object that
+ * names them is written.
  */
 #ifndef SK_FILE_H
 #define SK_FILE_H
@@ -60,13 +60,16 @@ void sk_file_free(struct sk_file *f);
 int sk_file_read(struct sk_odb *odb, const struct sk_oid *oid, struct sk_file **out,
 		 struct sk_err *err);
 
-/* Reads fd to its end in bounded memory (about 32 MiB), stores every new
+/* Reads fd to its end in bounded memory (about 80 MiB), stores every new
  * chunk as a blob (one already present is counted as deduplicated and not
- * rewritten), then the file object. sha256 (may be NULL) gets the
- * whole-artifact digest, stats (may be NULL) the counts. When fd is a
- * regular file that changes while it is read (size or mtime, or a short
- * read) the result is SK_ECONFLICT and no file object is written; chunk
- * blobs already stored stay (complete, harmless, collectable). */
+ * rewritten), then the file object. The new chunks become visible
+ * together, once durable, just before the file object is written
+ * (sk_odb_batch). sha256 (may be NULL) gets the whole-artifact digest,
+ * stats (may be NULL) the counts. When fd is a regular file that changes
+ * while it is read (size or mtime, or a short read) the result is
+ * SK_ECONFLICT; on this and any other failure no file object is written
+ * and no new chunk becomes visible (one whose sync or rename had already
+ * succeeded when a later one failed stays: complete and harmless). */
 int sk_file_store(struct sk_odb *odb, int fd, struct sk_file_stats *stats,
 		  struct sk_oid *file_oid, unsigned char sha256[32], struct sk_err *err);
 

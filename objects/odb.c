@@ -7,7 +7,10 @@
  *  - An object file is complete or absent. It is written to a temp file
  *    in the objects directory (same file system), fsynced, renamed into
  *    ab/, and ab/ (plus the objects directory when ab/ is new) fsynced.
- *    Any failure removes the temp file and leaves no object behind.
+ *    Any failure removes the temp file and leaves no object behind. A
+ *    batch (chunked files) does the same for many objects with two
+ *    syncfs calls in place of their fsyncs: all temp files durable, then
+ *    every rename, then the names durable.
  *  - Existing objects are never rewritten; their files are mode 0444.
  *  - Reads never trust a size they have not checked: the frame's content
  *    size and the header's length are checked against the type's cap
@@ -419,10 +422,14 @@ int sk_odb_write_raw(struct sk_odb *odb, const struct sk_oid *oid, const void *z
 
 /* --- reusable blob encoder ----------------------------------------- */
 
+/* The header and payload are copied into one buffer and compressed in
+ * one call: zstd's streaming path would copy the payload into its own
+ * window buffer anyway, and then run its slower match finder for input
+ * split over two buffers. */
 struct sk_blob_enc {
 	ZSTD_CCtx *c;
-	unsigned char *out;
-	size_t cap;
+	unsigned char *in, *out;
+	size_t in_cap, out_cap;
 };
 
 struct sk_blob_enc *sk_blob_enc_new(void)
@@ -439,8 +446,23 @@ void sk_blob_enc_free(struct sk_blob_enc *e)
 	if (!e)
 		return;
 	ZSTD_freeCCtx(e->c);
+	free(e->in);
 	free(e->out);
 	free(e);
+}
+
+/* Makes *buf hold at least need bytes, page-aligned (so that
+ * sk_odb_batch_put can write the output directly). */
+static int enc_reserve(unsigned char **buf, size_t *cap, size_t need, struct sk_err *err)
+{
+	if (need <= *cap)
+		return 0;
+	void *p = NULL;
+	free(*buf);
+	*buf = posix_memalign(&p, DIRECT_ALIGN, need) == 0 ? p : NULL;
+	*cap = *buf ? need : 0;
+	return *buf ? 0 : sk_err_set(err, SK_ENOMEM, NULL, "out of memory compressing %zu bytes",
+				     need);
 }
 
 int sk_blob_enc_run(struct sk_blob_enc *e, const void *payload, size_t len,
@@ -451,29 +473,18 @@ int sk_blob_enc_run(struct sk_blob_enc *e, const void *payload, size_t len,
 		return rc;
 	char hdr[HDR_MAX];
 	size_t hlen = sk_oid_header(hdr, SK_OBJ_BLOB, len);
-	size_t need = ZSTD_compressBound(hlen + len);
-	if (need > e->cap) {
-		/* Page-aligned, so sk_odb_batch_put can write it directly. */
-		void *p = NULL;
-		free(e->out);
-		e->out = posix_memalign(&p, DIRECT_ALIGN, need) == 0 ? p : NULL;
-		e->cap = e->out ? need : 0;
-		if (!e->out)
-			return sk_err_set(err, SK_ENOMEM, NULL, "out of memory compressing %zu bytes",
-					  len);
-	}
-	/* A new frame with the parameters kept: the same frame encode()
-	 * makes, without a new context's allocations. */
-	ZSTD_CCtx_reset(e->c, ZSTD_reset_session_only);
-	ZSTD_CCtx_setPledgedSrcSize(e->c, hlen + len);
-	ZSTD_outBuffer o = { e->out, e->cap, 0 };
-	rc = feed(e->c, &o, hdr, hlen, ZSTD_e_continue, err);
-	if (!rc)
-		rc = feed(e->c, &o, payload, len, ZSTD_e_end, err);
-	if (rc)
+	if ((rc = enc_reserve(&e->in, &e->in_cap, hlen + len, err)) ||
+	    (rc = enc_reserve(&e->out, &e->out_cap, ZSTD_compressBound(hlen + len), err)))
 		return rc;
+	memcpy(e->in, hdr, hlen);
+	memcpy(e->in + hlen, payload, len);
+	/* A new frame with the kept parameters (level, checksum; the content
+	 * size is set from the input): the frame encode() makes. */
+	size_t r = ZSTD_compress2(e->c, e->out, e->out_cap, e->in, hlen + len);
+	if (ZSTD_isError(r))
+		return zstd_fail(err, r, "compress");
 	*out = e->out;
-	*outlen = o.pos;
+	*outlen = r;
 	return 0;
 }
 

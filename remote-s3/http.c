@@ -132,6 +132,9 @@ int sk_s3_new(struct sk_s3 **out, const char *url, const struct sk_s3_opts *opts
 	      struct sk_err *err)
 {
 	*out = NULL;
+	int rc0 = sk_curllib_load(err);
+	if (rc0)
+		return rc0;
 	pthread_once(&curl_once, curl_init_once);
 	if (!curl_ok)
 		return sk_err_set(err, SK_EFAIL, NULL, "libcurl failed to initialise");

@@ -334,17 +334,25 @@ int sk_push(struct sk_repo *repo, struct sk_remote *remote, char **patterns, siz
 	int rc = push_run(&p, patterns, np, err);
 	*report = report_json(&p);
 	size_t conflicts = 0;
+	char names[SK_ERR_MSG] = "";
 	for (size_t i = 0; i < p.nrefs; i++) {
-		conflicts += p.refs[i].status && strcmp(p.refs[i].status, "conflict") == 0;
+		if (p.refs[i].status && strcmp(p.refs[i].status, "conflict") == 0) {
+			size_t used = strlen(names);
+			snprintf(names + used, sizeof(names) - used, "%s%s", conflicts ? ", " : "",
+				 p.refs[i].name);
+			conflicts++;
+		}
 		free(p.refs[i].bytes);
 	}
 	if (!rc && np && p.nrefs == 0)
 		rc = sk_err_set(err, SK_ENOTFOUND, "skiff show-ref lists the refs",
 				"no ref matches the patterns given");
+	/* Text mode shows only the error, so it names the refs. */
 	if (!rc && conflicts)
-		rc = sk_err_set(err, SK_ECONFLICT, "fetch, then push again",
-				"%zu ref%s could not be pushed: the remote moved on", conflicts,
-				conflicts == 1 ? "" : "s");
+		rc = sk_err_set(err, SK_ECONFLICT,
+				"fetch, then push again (a release on the remote never moves)",
+				"%zu ref%s not pushed, the remote holds other records: %s", conflicts,
+				conflicts == 1 ? "" : "s", names);
 	free(p.refs);
 	sk_oidset_free(&p.records);
 	sk_oidset_free(&p.targets);

@@ -6,7 +6,7 @@
 #ifndef SK_S3_INT_H
 #define SK_S3_INT_H
 
-#include <curl/curl.h>
+#include "remote-s3/curllib.h"
 
 #include "remote-s3/s3.h"
 #include "remote-s3/sigv4.h"

@@ -175,6 +175,21 @@ test_expect_success 'a local ref ahead of the remote stays; fetch says so' '
 	skiff push >/dev/null
 '
 
+test_expect_success 'a lock left on a remote ref: push exits 3 (locked), nothing lost; then it goes' '
+	cd repo && skiff control set payments-api POOL=99 >/dev/null &&
+	: >"$BUCKET/refs/services/payments-api.lock" &&
+	before=$(remote_record refs/services/payments-api) &&
+	expect_exit 3 skiff --format=json push && json_is .error.code cas_conflict &&
+	json_is ".error.refs | join(\",\")" refs/services/payments-api &&
+	json_is ".error.report.refs[] | select(.ref == \"refs/services/payments-api\") | .reason | test(\"locked\")" true &&
+	test "$(remote_record refs/services/payments-api)" = "$before" &&
+	skiff --format=json fetch >"$TRASH/out" &&
+	json_is ".refs[] | select(.ref == \"refs/services/payments-api\") | .status" ahead &&
+	rm "$BUCKET/refs/services/payments-api.lock" &&
+	skiff --format=json push >"$TRASH/out" &&
+	json_is ".refs[] | select(.ref == \"refs/services/payments-api\") | .status" updated
+'
+
 test_expect_success 'a tampered object: fetch exits 4 and keeps nothing of it; a rerun completes' '
 	cd repo && skiff control set payments-api POOL=66 -m tampered >/dev/null &&
 	skiff control set payments-api POOL=67 >/dev/null && skiff push >/dev/null &&
@@ -282,7 +297,9 @@ test_expect_success 'remote remove drops the remote-tracking refs too' '
 '
 
 # One writer: 25 changes of refs/services/race, each pushed; a lost race
-# (exit 3) fetches --reset and makes the change again on the new head.
+# (exit 3) fetches --reset and makes the change again on the new head. A
+# push that met another writer's lock on the remote ref lost nothing: the
+# fetch finds the local ref ahead, and it is pushed again as it is.
 race_writer() {
 	local w=$1 i rc tries
 	cd "$TRASH/w$w" || return 1
@@ -292,7 +309,9 @@ race_writer() {
 		while :; do
 			tries=$((tries + 1))
 			[ "$tries" -le 500 ] || { echo "writer $w: too many retries" >&2; return 1; }
-			skiff control set race "K_${w}_$i=v" >/dev/null || return 1
+			skiff --format=json control show race |
+				jq -e ".control.settings.K_${w}_$i" >/dev/null ||
+				skiff control set race "K_${w}_$i=v" >/dev/null || return 1
 			rc=0
 			skiff push origin >/dev/null 2>"$TRASH/w$w.err" || rc=$?
 			[ "$rc" -eq 0 ] && break

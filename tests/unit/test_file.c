@@ -471,33 +471,54 @@ static int count_temps(struct fx *fx)
 	return n;
 }
 
+static int count_objects(const struct sk_oid *oid, void *arg)
+{
+	(void)oid;
+	++*(int *)arg;
+	return 0;
+}
+
+/* Stores path with SKIFF_FAULT set to fault, in a child (so the fault
+ * counters of this process stay at zero): 0 when the store failed with
+ * code and a message containing needle. */
+static int faulty_store(struct fx *fx, const char *path, const char *fault, int code,
+			const char *needle)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sk_err err;
+		struct sk_oid oid;
+		setenv("SKIFF_FAULT", fault, 1);
+		int fd = open(path, O_RDONLY);
+		int rc = sk_file_store(fx->odb, fd, NULL, &oid, NULL, &err);
+		_exit(rc == code && strstr(err.message, needle) ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
 /* A chunk write failing on a writer thread fails the store with the
- * writer's error: no file object, no temp file, only complete blobs. Runs
- * in a child, so the fault counters of this process stay at zero. */
+ * writer's error, and a failed sync of the new chunks makes none of them
+ * visible: no file object, no temp file, no chunk before it is durable.
+ * The next store completes. */
 static void test_store_fault(void **state)
 {
 	struct fx *fx = *state;
 	size_t n = 12 * MIB;
 	unsigned char *data = th_random_bytes(n, 31);
 	char *path = write_input(fx, "in", data, n);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct sk_err err;
-		struct sk_oid oid;
-		setenv("SKIFF_FAULT", "fsync:3:ENOSPC", 1);
-		int fd = open(path, O_RDONLY);
-		int rc = sk_file_store(fx->odb, fd, NULL, &oid, NULL, &err);
-		_exit(rc == SK_ENOSPC && strstr(err.message, "sync") ? 0 : 1);
-	}
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
 	struct sk_err err;
+	int objects = 0;
+	assert_int_equal(faulty_store(fx, path, "fsync:1:EIO", SK_EIO, "sync"), 0);
+	assert_int_equal(sk_odb_foreach(fx->odb, count_objects, &objects, &err), 0);
+	assert_int_equal(objects, 0);
+	assert_int_equal(count_temps(fx), 0);
+	assert_int_equal(faulty_store(fx, path, "write:3", SK_ENOSPC, "write"), 0);
 	assert_int_equal(sk_odb_foreach(fx->odb, only_blobs, fx, &err), 0);
 	assert_int_equal(count_temps(fx), 0);
-	/* The next store completes what the failed one left. */
 	struct sk_oid oid;
 	th_must(store_path(fx, path, NULL, &oid, NULL, &err), &err);
 	th_must(sk_file_verify(fx->odb, &oid, &err), &err);

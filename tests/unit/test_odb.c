@@ -1154,6 +1154,136 @@ static void test_fault_injection(void **state)
 	assert_int_equal(count_files(fx->objdir), 2);
 }
 
+/* The reusable encoder makes wire bytes that decode to the payload under
+ * its id, at sizes on both sides of the direct-write threshold. */
+static void test_blob_encoder(void **state)
+{
+	(void)state;
+	static const size_t sizes[] = { 0, 1, 65536, 300000, 3 << 20, 5 };
+	struct sk_blob_enc *e = sk_blob_enc_new();
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		unsigned char *data = th_random_bytes(sizes[i] ? sizes[i] : 1, 50 + i);
+		if (i == 3)
+			memset(data, 'x', sizes[i] / 2); /* half compressible */
+		const unsigned char *z;
+		size_t zlen, len;
+		struct sk_err err;
+		th_must(sk_blob_enc_run(e, data, sizes[i], &z, &zlen, &err), &err);
+		struct sk_oid want;
+		sk_oid_hash(&want, SK_OBJ_BLOB, data, sizes[i]);
+		enum sk_otype t;
+		unsigned char *back;
+		th_must(sk_obj_decode(z, zlen, &want, &t, &back, &len, &err), &err);
+		assert_int_equal(t, SK_OBJ_BLOB);
+		assert_int_equal(len, sizes[i]);
+		assert_memory_equal(back, data, sizes[i]);
+		free(back);
+		free(data);
+	}
+	sk_blob_enc_free(e);
+}
+
+static int count_temps(struct fx *fx)
+{
+	json_t *list;
+	struct sk_err err;
+	th_must(sk_odb_list_temp(fx->odb, &list, &err), &err);
+	int n = (int)json_array_size(list);
+	json_decref(list);
+	return n;
+}
+
+/* Puts n random blobs (ids in oids) into batch b. */
+static void batch_fill(struct fx *fx, struct sk_odb_batch *b, struct sk_oid *oids, size_t n,
+		       unsigned seed)
+{
+	struct sk_blob_enc *e = sk_blob_enc_new();
+	for (size_t i = 0; i < n; i++) {
+		size_t len = (i + 1) * 200000;
+		unsigned char *data = th_random_bytes(len, seed + i);
+		const unsigned char *z;
+		size_t zlen;
+		struct sk_err err;
+		sk_oid_hash(&oids[i], SK_OBJ_BLOB, data, len);
+		assert_int_equal(sk_odb_batch_claim(b, &oids[i]), 1);
+		assert_int_equal(sk_odb_batch_claim(b, &oids[i]), 0); /* claimed once */
+		th_must(sk_blob_enc_run(e, data, len, &z, &zlen, &err), &err);
+		th_must(sk_odb_batch_put(b, &oids[i], z, zlen, &err), &err);
+		free(data);
+	}
+	sk_blob_enc_free(e);
+	/* Nothing is visible before the commit. */
+	for (size_t i = 0; i < n; i++)
+		assert_false(sk_odb_exists(fx->odb, &oids[i]));
+	assert_int_equal(count_temps(fx), (int)n);
+}
+
+/* Commits a batch of two with SKIFF_FAULT set to fault, in a child (the
+ * fault counters are per process); returns the commit's error code, or
+ * -99 when it succeeded or its message does not name the failed step. */
+static int batch_fault(struct fx *fx, struct sk_oid *oids, unsigned seed, const char *fault)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sk_err err;
+		struct sk_odb_batch *b = sk_odb_batch_new(fx->odb);
+		batch_fill(fx, b, oids, 2, seed);
+		setenv("SKIFF_FAULT", fault, 1);
+		int rc = sk_odb_batch_commit(b, &err);
+		unsetenv("SKIFF_FAULT");
+		sk_odb_batch_free(b);
+		_exit(rc < 0 && strstr(err.message, fault[0] == 'f' ? "sync" : "move") ? -rc : 99);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	for (size_t i = 0; i < 2; i++) { /* the child's ids, recomputed here */
+		size_t len = (i + 1) * 200000;
+		unsigned char *data = th_random_bytes(len, seed + i);
+		sk_oid_hash(&oids[i], SK_OBJ_BLOB, data, len);
+		free(data);
+	}
+	return -WEXITSTATUS(status);
+}
+
+/* A batch's objects appear only on commit, complete; a batch freed
+ * without commit, or whose commit fails, leaves no temp file, and a
+ * failed first sync leaves no object at all. */
+static void test_batch(void **state)
+{
+	struct fx *fx = *state;
+	struct sk_oid oids[3], old;
+	struct sk_err err;
+	th_must(sk_odb_write(fx->odb, SK_OBJ_BLOB, "old", 3, &old, &err), &err);
+
+	struct sk_odb_batch *b = sk_odb_batch_new(fx->odb);
+	assert_int_equal(sk_odb_batch_claim(b, &old), 0); /* stored already */
+	batch_fill(fx, b, oids, 3, 60);
+	th_must(sk_odb_batch_commit(b, &err), &err);
+	sk_odb_batch_free(b);
+	for (size_t i = 0; i < 3; i++)
+		expect_read(fx, &oids[i], SK_ODB_VERIFY, 0, NULL);
+	assert_int_equal(count_temps(fx), 0);
+	assert_int_equal(count_files(fx->objdir), 4);
+
+	b = sk_odb_batch_new(fx->odb); /* never committed */
+	batch_fill(fx, b, oids, 2, 70);
+	sk_odb_batch_free(b);
+	assert_int_equal(count_temps(fx), 0);
+	assert_false(sk_odb_exists(fx->odb, &oids[0]));
+
+	/* The sync before any rename fails: no new object at all. */
+	assert_int_equal(batch_fault(fx, oids, 80, "fsync:1:EIO"), SK_EIO);
+	assert_int_equal(count_temps(fx), 0);
+	assert_int_equal(count_files(fx->objdir), 4);
+	/* The second rename fails: the first object is there, whole. */
+	assert_int_equal(batch_fault(fx, oids, 90, "rename:2"), SK_ENOSPC);
+	assert_int_equal(count_temps(fx), 0);
+	expect_read(fx, &oids[0], SK_ODB_VERIFY, 0, NULL);
+	assert_false(sk_odb_exists(fx->odb, &oids[1]));
+}
+
 static void test_open_missing(void **state)
 {
 	(void)state;
@@ -1184,6 +1314,8 @@ int main(void)
 		T(test_stored_json_not_canonical),
 		T(test_wire_form),
 		T(test_fault_injection),
+		T(test_blob_encoder),
+		T(test_batch),
 		T(test_stream_matches_read),
 		T(test_stream_json_and_types),
 		T(test_stream_hash_mismatch),
