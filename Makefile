@@ -59,7 +59,7 @@ else
 LIBS = -Wl,--as-needed $(PC_LIBS) -lpthread
 endif
 
-LIB_SRCS = $(wildcard common/*.c objects/*.c refs/*.c remote-s3/*.c)
+LIB_SRCS = $(wildcard common/*.c objects/*.c refs/*.c remote-s3/*.c ops/*.c)
 CLI_SRCS = skiff.c $(wildcard plumbing/*.c porcelain/*.c)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)

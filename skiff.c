@@ -97,6 +97,19 @@ static const struct sk_cmd commands[] = {
 	  "verify every object, record and chain" },
 	{ "export-git", cmd_export_git, SK_CMD_REPO, "low", "skiff export-git DIR [--ref PATTERN]...",
 	  "mirror service histories and signed releases into a git repository at DIR" },
+	{ "op list", cmd_op_list, SK_CMD_REPO, "none", "skiff op list [--service S] [--state STATE]",
+	  "list operations (sagas) with their state" },
+	{ "op show", cmd_op_show, SK_CMD_REPO, "none", "skiff op show ID",
+	  "show an operation: steps with risk, reversibility and state" },
+	{ "op events", cmd_op_events, SK_CMD_REPO, "none", "skiff op events ID",
+	  "show an operation's verified event chain, oldest first" },
+	{ "op test-run", cmd_op_test_run, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES, "low",
+	  "skiff op test-run --steps N --ledger FILE [--fail-at K] [--hang-at K] [--service S]",
+	  "test-only (SKIFF_TEST_OPS=1): run a test operation that writes a ledger" },
+	{ "resume", cmd_resume, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES, "medium",
+	  "skiff resume ID", "continue an interrupted operation from its stored progress" },
+	{ "cancel", cmd_cancel, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES, "medium",
+	  "skiff cancel ID", "cancel an operation, compensating its done steps in reverse" },
 };
 
 /* A command that plans may also be given --dry-run after its name

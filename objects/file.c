@@ -246,10 +246,12 @@ struct store {
 	struct stat st0; /* fstat before reading; st_mode 0 when not regular */
 	EVP_MD_CTX *digest;
 
-	/* Everything below is shared with the threads and guarded by mu;
-	 * cv is broadcast on every change. */
+	/* Everything below is shared with the threads and guarded by mu.
+	 * Each kind of waiter has its own condition, so a finished chunk
+	 * wakes the reader alone: writers wait on work, the digest thread
+	 * on blocks_cv, this thread on done (queue room, a free slab). */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t work, blocks_cv, done;
 	unsigned char *slab[SLABS];
 	unsigned refs[SLABS]; /* queued or running jobs in each slab */
 	unsigned cur;         /* the slab being read into */
@@ -325,7 +327,7 @@ static void *writer_main(void *arg)
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		while (s->jhead == s->jtail && !s->closing)
-			pthread_cond_wait(&s->cv, &s->mu);
+			pthread_cond_wait(&s->work, &s->mu);
 		if (s->jhead == s->jtail)
 			break;
 		struct job j = s->jobs[s->jhead++ % CHUNK_Q];
@@ -338,7 +340,7 @@ static void *writer_main(void *arg)
 		pthread_mutex_lock(&s->mu);
 		chunk_done(s, &j, &oid, fresh, rc, &err);
 		s->refs[j.slab]--;
-		pthread_cond_broadcast(&s->cv);
+		pthread_cond_signal(&s->done);
 	}
 	pthread_mutex_unlock(&s->mu);
 	writer_fini(&w);
@@ -352,7 +354,7 @@ static void *digest_main(void *arg)
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		while (s->bhead == s->btail && !s->closing)
-			pthread_cond_wait(&s->cv, &s->mu);
+			pthread_cond_wait(&s->blocks_cv, &s->mu);
 		if (s->bhead == s->btail)
 			break;
 		struct job b = s->blocks[s->bhead % BLOCK_Q];
@@ -361,23 +363,24 @@ static void *digest_main(void *arg)
 		pthread_mutex_lock(&s->mu);
 		s->bhead++;
 		s->refs[b.slab]--;
-		pthread_cond_broadcast(&s->cv);
+		pthread_cond_signal(&s->done);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
 
 /* Queues a job on ring q (cap slots, tail *tail, head *head), waiting
- * while it is full; the job holds its slab until a thread is done. */
+ * while it is full, and wakes one thread waiting on wake; the job holds
+ * its slab until a thread is done. */
 static void enqueue(struct store *s, struct job *q, size_t cap, size_t *head, size_t *tail,
-		    const struct job *j)
+		    const struct job *j, pthread_cond_t *wake)
 {
 	pthread_mutex_lock(&s->mu);
 	while (*tail - *head == cap)
-		pthread_cond_wait(&s->cv, &s->mu);
+		pthread_cond_wait(&s->done, &s->mu);
 	s->refs[j->slab]++;
 	q[(*tail)++ % cap] = *j;
-	pthread_cond_broadcast(&s->cv);
+	pthread_cond_signal(wake);
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -388,7 +391,7 @@ static void next_slab(struct store *s)
 	unsigned next = (s->cur + 1) % SLABS;
 	pthread_mutex_lock(&s->mu);
 	while (s->refs[next])
-		pthread_cond_wait(&s->cv, &s->mu);
+		pthread_cond_wait(&s->done, &s->mu);
 	pthread_mutex_unlock(&s->mu);
 	memcpy(s->slab[next], s->slab[s->cur] + s->start, s->end - s->start);
 	s->end -= s->start;
@@ -417,7 +420,7 @@ static int read_block(struct store *s, struct sk_err *err)
 		return changed(err, "it grew");
 	struct job b = { p, (size_t)r, 0, s->cur };
 	if (s->digest_threaded)
-		enqueue(s, s->blocks, BLOCK_Q, &s->bhead, &s->btail, &b);
+		enqueue(s, s->blocks, BLOCK_Q, &s->bhead, &s->btail, &b, &s->blocks_cv);
 	else
 		sha256_update(s->digest, p, (size_t)r);
 	return 0;
@@ -469,7 +472,7 @@ static int add_chunk(struct store *s, size_t n, struct sk_err *err)
 	s->f.size += n;
 	struct job j = { s->slab[s->cur] + s->start, n, i, s->cur };
 	if (s->nwriters) {
-		enqueue(s, s->jobs, CHUNK_Q, &s->jhead, &s->jtail, &j);
+		enqueue(s, s->jobs, CHUNK_Q, &s->jhead, &s->jtail, &j, &s->work);
 		return 0;
 	}
 	struct sk_oid oid;
@@ -563,7 +566,8 @@ static void stop_threads(struct store *s)
 {
 	pthread_mutex_lock(&s->mu);
 	s->closing = 1;
-	pthread_cond_broadcast(&s->cv);
+	pthread_cond_broadcast(&s->work);
+	pthread_cond_broadcast(&s->blocks_cv);
 	pthread_mutex_unlock(&s->mu);
 	if (s->digest_threaded)
 		pthread_join(s->digest_th, NULL);
@@ -579,13 +583,17 @@ static int store_begin(struct store *s, struct sk_odb *odb, int fd, struct sk_er
 	s->odb = odb;
 	s->fd = fd;
 	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->work, NULL);
+	pthread_cond_init(&s->blocks_cv, NULL);
+	pthread_cond_init(&s->done, NULL);
 	if (fstat(fd, &s->st0) < 0)
 		return sk_err_errno(err, errno, "cannot stat the artifact", NULL);
 	if (S_ISDIR(s->st0.st_mode))
 		return sk_err_set(err, SK_EINVAL, NULL, "the artifact is a directory");
 	if (!S_ISREG(s->st0.st_mode))
 		s->st0.st_mode = 0;
+	else /* read once, front to back: a larger readahead when uncached */
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	for (unsigned i = 0; i < SLABS; i++)
 		if (!(s->slab[i] = malloc(SLAB)))
 			return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
@@ -604,7 +612,9 @@ static void store_end(struct store *s)
 	free(s->f.chunks);
 	free(s->fresh);
 	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->work);
+	pthread_cond_destroy(&s->blocks_cv);
+	pthread_cond_destroy(&s->done);
 }
 
 /* Waits for every chunk, then makes them durable and visible: the file
@@ -680,9 +690,14 @@ static int walk_chunk(struct sk_odb *odb, const struct sk_file_chunk *c, size_t 
 		return sk_err_set(err, SK_ECORRUPT, "fetch the release again from a remote",
 				  "chunk %zu (%s) is missing", i, hex);
 	if (rc) {
-		err->code = SK_ECORRUPT;
+		/* What the bytes say is corruption; a store or a remote that cannot
+		 * be read (disk, memory, network, credentials) stays what it is. */
+		int keep = rc == SK_EIO || rc == SK_ENOMEM || rc == SK_EUNREACHABLE ||
+			   rc == SK_EAUTH || rc == SK_EFAIL;
+		if (!keep)
+			err->code = SK_ECORRUPT;
 		sk_err_wrap(err, "chunk %zu (%s)", i, hex);
-		return SK_ECORRUPT;
+		return keep ? rc : SK_ECORRUPT;
 	}
 	if (size != c->size)
 		return sk_err_set(err, SK_ECORRUPT, NULL,

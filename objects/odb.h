@@ -52,6 +52,10 @@ int sk_odb_write_fd(struct sk_odb *odb, int fd, uint64_t len, int write,
 		    struct sk_oid *out, struct sk_err *err);
 
 int sk_odb_exists(struct sk_odb *odb, const struct sk_oid *oid);
+/* sk_odb_exists that says why not: 0 when stored (or fetched by the miss
+ * handler), else SK_ENOTFOUND or the miss handler's error (a corrupt or
+ * unreachable remote under --direct). */
+int sk_odb_have(struct sk_odb *odb, const struct sk_oid *oid, struct sk_err *err);
 /* --direct: a handler asked for each object that is not stored; it fetches
  * the object from elsewhere, verifies it against oid and stores it (0),
  * or returns SK_ENOTFOUND or another error, which the read reports. */

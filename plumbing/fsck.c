@@ -11,6 +11,7 @@
 #include "objects/odb.h"
 #include "plumbing/plumbing.h"
 #include "refs/refs.h"
+#include "remote-s3/walk.h"
 
 struct fsck {
 	struct sk_odb *odb;
@@ -49,6 +50,39 @@ static int check_object(const struct sk_oid *oid, void *arg)
 	return 0;
 }
 
+/* Everything a ref's target reaches must be stored: a commit's control
+ * and parents, a release's files, a file's chunks. A missing object is a
+ * problem named by the ref that needs it. seen spans all refs. */
+static void check_reach(struct sk_repo *repo, const char *ref, const struct sk_oid *root,
+			struct sk_oidset *seen, json_t *problems)
+{
+	struct sk_oidset todo = { 0 };
+	struct sk_err err;
+	sk_oidset_add(&todo, root, &err);
+	while (todo.n) {
+		struct sk_oid id = todo.v[--todo.n];
+		char hex[SK_OID_HEXSZ + 1], msg[SK_ERR_MSG];
+		if (sk_oidset_has(seen, &id) || sk_oidset_add(seen, &id, &err) < 0)
+			continue;
+		enum sk_otype t;
+		unsigned char *payload = NULL;
+		size_t len = 0;
+		if (!sk_odb_exists(sk_repo_odb(repo), &id)) {
+			snprintf(msg, sizeof(msg), "%s reaches object %s, which is missing", ref,
+				 sk_oid_tohex(&id, hex));
+			problem(problems, "missing_object", "ref", ref, msg);
+			continue;
+		}
+		if (sk_odb_read_header(sk_repo_odb(repo), &id, &t, NULL, &err) < 0 ||
+		    t == SK_OBJ_BLOB)
+			continue; /* a damaged object is reported by the object pass */
+		if (sk_odb_read(sk_repo_odb(repo), &id, SK_OBJ_NONE, 0, &t, &payload, &len, &err) == 0)
+			sk_walk_children(t, payload, len, &todo, &err);
+		free(payload);
+	}
+	sk_oidset_free(&todo);
+}
+
 static void check_refs(struct sk_repo *repo, json_t *problems, size_t *nrefs)
 {
 	struct sk_refrecord *recs = NULL;
@@ -64,6 +98,11 @@ static void check_refs(struct sk_repo *repo, json_t *problems, size_t *nrefs)
 			problem(problems, kind_of(err.code), "ref", recs[i].ref, err.message);
 		json_decref(info);
 	}
+	struct sk_oidset seen = { 0 };
+	for (size_t i = 0; i < n; i++)
+		if (recs[i].has_oid)
+			check_reach(repo, recs[i].ref, &recs[i].oid, &seen, problems);
+	sk_oidset_free(&seen);
 	*nrefs = n;
 	free(recs);
 }

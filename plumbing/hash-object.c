@@ -186,6 +186,8 @@ int cmd_hash_object(struct sk_cli *cli, int argc, char **argv, struct sk_err *er
 	int rc = parse_opts(cli, argc, argv, &o, err);
 	if (rc < 0)
 		return rc;
+	if (o.write && cli->direct)
+		return sk_cli_usage(cli, err, "-w stores an object; --direct only reads");
 	if (o.write && !cli->repo && (rc = sk_repo_open(&cli->repo, cli->dir, err)) < 0)
 		return rc;
 	int fd = STDIN_FILENO;

@@ -46,9 +46,7 @@ int sk_plumbing_resolve(struct sk_repo *repo, const char *name, struct sk_oid *o
 		int rc = sk_oid_fromhex(out, name, err);
 		if (rc < 0)
 			return rc;
-		if (!sk_odb_exists(sk_repo_odb(repo), out))
-			return sk_err_set(err, SK_ENOTFOUND, NULL, "object %s not found", name);
-		return 0;
+		return sk_odb_have(sk_repo_odb(repo), out, err);
 	}
 	if (strncmp(name, "refs/", 5) == 0) {
 		int rc = sk_ref_name_check(name, err);

@@ -21,6 +21,12 @@ int cmd_release_extract(struct sk_cli *cli, int argc, char **argv, struct sk_err
 int cmd_release_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_list(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_export_git(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_op_list(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_op_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_op_events(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_op_test_run(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_resume(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_cancel(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 
 int cmd_remote_add(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_remote_list(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);

@@ -25,6 +25,10 @@
 #define FETCH_WINDOW 64
 #define FETCH_OBJECT_MAX ((size_t)256 << 20)
 #define TRUST_REF "refs/meta/trust"
+/* A record chain comes one round trip per link; after this many, fetch
+ * lists the remote once and takes its small objects in parallel
+ * (sk_remote_prefetch). */
+#define PREFETCH_AFTER 16
 
 struct fetch {
 	struct sk_repo *repo;
@@ -34,6 +38,8 @@ struct fetch {
 	struct sk_trust *policy;
 	json_t *refs;
 	uint64_t objects, bytes;
+	int may_list;       /* fetch may list the bucket; --direct may not */
+	unsigned links;     /* records downloaded one by one so far */
 };
 
 /* --- objects ------------------------------------------------------------ */
@@ -244,6 +250,19 @@ static void chain_free(struct chain *c)
 	memset(c, 0, sizeof(*c));
 }
 
+static int have_object(const struct sk_oid *oid, void *repo)
+{
+	return sk_odb_exists(sk_repo_odb(repo), oid);
+}
+
+/* A long chain ahead: prefetch. Its failure costs only speed. */
+static void prefetch_maybe(struct fetch *f)
+{
+	struct sk_err ignore;
+	if (f->may_list && ++f->links == PREFETCH_AFTER)
+		sk_remote_prefetch(f->remote, have_object, f->repo, &ignore);
+}
+
 /* The record id from the local store, or downloaded and verified. */
 static int get_link(struct fetch *f, const struct sk_oid *id, int *stored, struct link *l,
 		    struct sk_err *err)
@@ -261,6 +280,7 @@ static int get_link(struct fetch *f, const struct sk_oid *id, int *stored, struc
 				 err);
 	} else {
 		struct sk_remote_obj o = { .oid = *id };
+		prefetch_maybe(f);
 		rc = sk_remote_objects_get(f->remote, &o, 1, SK_REMOTE_RECORD_MAX, err);
 		if (!rc)
 			rc = verify_object(f, &o, &t, &payload, &len, err);
@@ -686,6 +706,7 @@ int sk_fetch(struct sk_repo *repo, struct sk_remote *remote, const char *name, i
 {
 	struct fetch f = { .repo = repo, .remote = remote, .reset = reset, .refs = json_array() };
 	f.name = name ? name : sk_remote_key(remote);
+	f.may_list = 1;
 	int rc = fetch_run(&f, err);
 	*report = json_pack("{s:s, s:o, s:I, s:I, s:I}", "remote", sk_remote_url(remote), "refs",
 			    f.refs, "objects", (json_int_t)f.objects, "bytes", (json_int_t)f.bytes,

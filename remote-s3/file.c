@@ -239,7 +239,7 @@ static void f_free(struct sk_remote *r)
 
 static const struct sk_remote_ops file_ops = {
 	f_ref_get, f_ref_put, f_ref_list, f_objects_exist, f_objects_put, f_objects_get, NULL,
-	f_free,
+	f_free, NULL, /* no listing: reading the directory costs no round trip */
 };
 
 int sk_remote_file_open(struct sk_remote *r, const char *path, struct sk_err *err)

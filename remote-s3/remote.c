@@ -84,6 +84,9 @@ void sk_remote_free(struct sk_remote *r)
 		return;
 	if (r->ops)
 		r->ops->free(r);
+	for (size_t i = 0; i < r->npre; i++)
+		free(r->pre[i].z);
+	free(r->pre);
 	free(r->url);
 	free(r);
 }
@@ -135,10 +138,91 @@ int sk_remote_objects_put(struct sk_remote *r, struct sk_remote_obj *objs, size_
 	return n ? r->ops->objects_put(r, objs, n, err) : 0;
 }
 
+static int cmp_obj(const void *a, const void *b)
+{
+	return sk_oid_cmp(&((const struct sk_remote_obj *)a)->oid,
+			  &((const struct sk_remote_obj *)b)->oid);
+}
+
+/* Serves objs[i] from the prefetched objects when it is there: 1. */
+static int take_prefetched(struct sk_remote *r, struct sk_remote_obj *o, size_t max)
+{
+	struct sk_remote_obj *p = r->npre ? bsearch(o, r->pre, r->npre, sizeof(*p), cmp_obj) : NULL;
+	if (!p || !p->z || p->zlen > max)
+		return 0;
+	o->z = p->z;
+	o->zlen = p->zlen;
+	o->rc = 0;
+	o->present = 1;
+	p->z = NULL;
+	return 1;
+}
+
 int sk_remote_objects_get(struct sk_remote *r, struct sk_remote_obj *objs, size_t n, size_t max,
 			  struct sk_err *err)
 {
-	return n ? r->ops->objects_get(r, objs, n, max, err) : 0;
+	if (!n)
+		return 0;
+	if (!r->npre)
+		return r->ops->objects_get(r, objs, n, max, err);
+	/* The rest go out in one batch; their results are copied back. */
+	size_t *at = malloc(n * sizeof(*at)), m = 0;
+	struct sk_remote_obj *rest = calloc(n, sizeof(*rest));
+	int rc = at && rest ? 0 : sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	for (size_t i = 0; !rc && i < n; i++)
+		if (!take_prefetched(r, &objs[i], max)) {
+			at[m] = i;
+			rest[m++].oid = objs[i].oid;
+		}
+	if (!rc && m)
+		rc = r->ops->objects_get(r, rest, m, max, err);
+	for (size_t j = 0; !rc && j < m; j++)
+		objs[at[j]] = rest[j];
+	for (size_t j = 0; rc && rest && j < m; j++)
+		free(rest[j].z);
+	free(at);
+	free(rest);
+	return rc;
+}
+
+int sk_remote_prefetch(struct sk_remote *r, int (*have)(const struct sk_oid *oid, void *arg),
+		       void *arg, struct sk_err *err)
+{
+	if (!r->ops->objects_list || r->prefetched)
+		return 0;
+	r->prefetched = 1;
+	struct sk_remote_listed *l = NULL;
+	size_t n = 0, k = 0;
+	uint64_t total = 0;
+	int rc = r->ops->objects_list(r, &l, &n, err);
+	struct sk_remote_obj *objs = rc ? NULL : calloc(n ? n : 1, sizeof(*objs));
+	if (!rc && !objs)
+		rc = sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	for (size_t i = 0; !rc && i < n; i++)
+		if (l[i].size <= SK_REMOTE_PREFETCH_OBJECT_MAX &&
+		    total + l[i].size <= SK_REMOTE_PREFETCH_MAX && !have(&l[i].oid, arg)) {
+			objs[k++].oid = l[i].oid;
+			total += l[i].size;
+		}
+	free(l);
+	if (!rc && k)
+		rc = r->ops->objects_get(r, objs, k, SK_REMOTE_PREFETCH_OBJECT_MAX, err);
+	/* Keep what came (an object deleted since the listing did not). */
+	size_t m = 0;
+	for (size_t i = 0; objs && i < k; i++) {
+		if (!rc && objs[i].rc == 0 && objs[i].z)
+			objs[m++] = objs[i];
+		else
+			free(objs[i].z);
+	}
+	if (rc || !m) {
+		free(objs);
+		return rc;
+	}
+	qsort(objs, m, sizeof(*objs), cmp_obj);
+	r->pre = objs;
+	r->npre = m;
+	return 0;
 }
 
 void sk_remote_object_key(const struct sk_oid *oid, char *buf)

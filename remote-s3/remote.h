@@ -93,8 +93,25 @@ int sk_remote_objects_put(struct sk_remote *r, struct sk_remote_obj *objs, size_
 			  struct sk_err *err);
 /* Downloads each object's bytes (at most max bytes each). An absent
  * object sets its rc to SK_ENOTFOUND and does not fail the call; other
- * failures do. The bytes are NOT verified here. */
+ * failures do. The bytes are NOT verified here. Objects prefetched (below)
+ * are handed out from memory, each once. */
 int sk_remote_objects_get(struct sk_remote *r, struct sk_remote_obj *objs, size_t n,
 			  size_t max, struct sk_err *err);
+
+/* --- prefetch ------------------------------------------------------- */
+
+/* For a reader about to walk a long chain of small objects (ref records,
+ * commits), which costs one round trip per link: lists the remote's
+ * objects and downloads, in parallel, every small one (at most
+ * SK_REMOTE_PREFETCH_OBJECT_MAX stored bytes, SK_REMOTE_PREFETCH_MAX in
+ * all) for which have(oid, arg) is 0; sk_remote_objects_get then serves
+ * them without a request. Nothing is verified here either. It lists the
+ * bucket (16 listings in parallel on S3, one per first hex digit), so
+ * --direct never calls it; a remote kind that cannot list (file://, where
+ * reads cost no round trip) does nothing. Runs once per remote. */
+#define SK_REMOTE_PREFETCH_OBJECT_MAX ((size_t)64 << 10)
+#define SK_REMOTE_PREFETCH_MAX ((uint64_t)128 << 20)
+int sk_remote_prefetch(struct sk_remote *r, int (*have)(const struct sk_oid *oid, void *arg),
+		       void *arg, struct sk_err *err);
 
 #endif

@@ -6,6 +6,11 @@
 
 #include "remote-s3/remote.h"
 
+struct sk_remote_listed {
+	struct sk_oid oid;
+	uint64_t size;
+};
+
 struct sk_remote_ops {
 	int (*ref_get)(struct sk_remote *, const char *, char **, size_t *, char *,
 		       struct sk_err *);
@@ -18,6 +23,9 @@ struct sk_remote_ops {
 			   struct sk_err *);
 	unsigned long (*requests)(const struct sk_remote *);
 	void (*free)(struct sk_remote *);
+	/* may be NULL: every object with its stored size (*out malloc'd) */
+	int (*objects_list)(struct sk_remote *, struct sk_remote_listed **, size_t *,
+			    struct sk_err *);
 };
 
 struct sk_remote {
@@ -27,6 +35,9 @@ struct sk_remote {
 	unsigned jobs;
 	unsigned long requests; /* file remotes count here */
 	void *impl;
+	struct sk_remote_obj *pre; /* prefetched, sorted by oid; z NULL once served */
+	size_t npre;
+	int prefetched;
 };
 
 int sk_remote_file_open(struct sk_remote *r, const char *path, struct sk_err *err);

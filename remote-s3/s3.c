@@ -163,67 +163,117 @@ static int take_page(struct sk_s3 *c, struct sk_s3_page *pg, const char *fp, siz
 	return 0;
 }
 
-int sk_s3_list(struct sk_s3 *c, const char *prefix, unsigned page_size, size_t max_entries,
-	       struct sk_s3_list *out, struct sk_err *err)
+/* One listing of sk_s3_list_many: its full prefix and where it stands. */
+struct listing {
+	char *fp;
+	char label[SK_S3_KEY_MAX * 2 + 300];
+	char *token;
+	size_t cap;
+	unsigned empty_pages;
+	int more;
+	struct sk_s3_list *out;
+};
+
+/* Takes one ListObjectsV2 response of l: its keys into l->out (checked),
+ * and whether another page follows. */
+static int list_page(struct sk_s3 *c, struct listing *l, struct sk_s3_req *r, size_t max_entries,
+		     struct sk_err *err)
 {
-	memset(out, 0, sizeof(out[0]));
-	if (!prefix)
-		prefix = "";
-	if (strlen(prefix) > SK_S3_KEY_MAX)
-		return sk_err_set(err, SK_EINVAL, NULL, "listing prefix too long");
+	struct sk_s3_page pg;
+	int rc = sk_s3_xml_list_parse(r->data, r->len, &pg, err);
+	free(r->data);
+	r->data = NULL;
+	if (rc)
+		return sk_err_wrap(err, "%s", l->label);
+	rc = take_page(c, &pg, l->fp, max_entries, l->out, &l->cap, l->label, err);
+	l->more = pg.truncated;
+	if (rc == 0 && l->more) {
+		if (l->token && strcmp(l->token, pg.next_token) == 0)
+			rc = sk_err_set(err, SK_EINVAL, "the S3 endpoint sent a malformed listing",
+					"%s: the server repeated a continuation token", l->label);
+		else if (pg.n == 0 && ++l->empty_pages > 100)
+			rc = sk_err_set(err, SK_EINVAL, "the S3 endpoint sent a malformed listing",
+					"%s: too many empty pages", l->label);
+		if (pg.n)
+			l->empty_pages = 0;
+		free(l->token);
+		l->token = pg.next_token;
+		pg.next_token = NULL;
+	}
+	sk_s3_page_free(&pg);
+	return rc;
+}
+
+/* One round: the next page of every listing not finished, in parallel. */
+static int list_round(struct sk_s3 *c, struct listing *ls, size_t n, const char *maxkeys,
+		      size_t max_entries, int *any, struct sk_err *err)
+{
+	struct sk_s3_req *reqs = calloc(n, sizeof(*reqs));
+	struct sk_s3_batch *b = sk_s3_batch_new(c, 0);
+	int rc = reqs && b ? 0 : sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	*any = 0;
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (!ls[i].more)
+			continue;
+		struct sk_sigv4_pair q[4] = {
+			{ "list-type", "2" }, { "max-keys", maxkeys }, { "prefix", ls[i].fp },
+			{ "continuation-token", ls[i].token },
+		};
+		/* a page is small: 1000 keys of at most 1 KiB, XML-escaped */
+		reqs[i] = (struct sk_s3_req){ .method = SK_S3_GET, .max_bytes = (size_t)16 << 20 };
+		rc = sk_s3__add(b, &reqs[i], q, ls[i].token ? 4 : 3, ls[i].label, err);
+		*any = 1;
+	}
+	if (!rc && *any)
+		rc = sk_s3_batch_run(b, err);
+	for (size_t i = 0; reqs && i < n; i++) {
+		if (!rc && ls[i].more)
+			rc = list_page(c, &ls[i], &reqs[i], max_entries, err);
+		free(reqs[i].data);
+	}
+	sk_s3_batch_free(b);
+	free(reqs);
+	return rc;
+}
+
+int sk_s3_list_many(struct sk_s3 *c, const char *const *prefixes, size_t n, unsigned page_size,
+		    size_t max_entries, struct sk_s3_list *outs, struct sk_err *err)
+{
+	for (size_t i = 0; i < n; i++)
+		memset(&outs[i], 0, sizeof(outs[i]));
+	for (size_t i = 0; i < n; i++)
+		if (strlen(prefixes[i] ? prefixes[i] : "") > SK_S3_KEY_MAX)
+			return sk_err_set(err, SK_EINVAL, NULL, "listing prefix too long");
 	if (!page_size || page_size > 1000)
 		page_size = 1000;
 	if (!max_entries)
 		max_entries = 1000000;
-	char *fp = full_prefix(c, prefix);
-	if (!fp)
-		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
-	char label[SK_S3_KEY_MAX * 2 + 300], maxkeys[16];
-	snprintf(label, sizeof(label), "LIST %s", sk_s3_describe(c, prefix));
+	char maxkeys[16];
 	snprintf(maxkeys, sizeof(maxkeys), "%u", page_size);
-	char *token = NULL;
-	size_t cap = 0;
-	unsigned empty_pages = 0;
-	int rc = 0;
-	for (;;) {
-		struct sk_sigv4_pair q[4] = {
-			{ "list-type", "2" }, { "max-keys", maxkeys }, { "prefix", fp },
-			{ "continuation-token", token },
-		};
-		/* a page is small: 1000 keys of at most 1 KiB, XML-escaped */
-		struct sk_s3_req r = { .method = SK_S3_GET, .max_bytes = (size_t)16 << 20 };
-		rc = run_one(c, &r, q, token ? 4 : 3, label, err);
-		if (rc)
-			break;
-		struct sk_s3_page pg;
-		rc = sk_s3_xml_list_parse(r.data, r.len, &pg, err);
-		free(r.data);
-		if (rc) {
-			sk_err_wrap(err, "%s", label);
-			break;
-		}
-		rc = take_page(c, &pg, fp, max_entries, out, &cap, label, err);
-		int more = pg.truncated;
-		if (rc == 0 && more) {
-			if (token && strcmp(token, pg.next_token) == 0)
-				rc = sk_err_set(err, SK_EINVAL, "the S3 endpoint sent a malformed listing",
-						"%s: the server repeated a continuation token", label);
-			else if (pg.n == 0 && ++empty_pages > 100)
-				rc = sk_err_set(err, SK_EINVAL, "the S3 endpoint sent a malformed listing",
-						"%s: too many empty pages", label);
-			if (pg.n)
-				empty_pages = 0;
-			free(token);
-			token = pg.next_token;
-			pg.next_token = NULL;
-		}
-		sk_s3_page_free(&pg);
-		if (rc || !more)
-			break;
+	struct listing *ls = calloc(n ? n : 1, sizeof(*ls));
+	int rc = ls ? 0 : sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	for (size_t i = 0; !rc && i < n; i++) {
+		const char *prefix = prefixes[i] ? prefixes[i] : "";
+		ls[i].out = &outs[i];
+		ls[i].more = 1;
+		snprintf(ls[i].label, sizeof(ls[i].label), "LIST %s", sk_s3_describe(c, prefix));
+		if (!(ls[i].fp = full_prefix(c, prefix)))
+			rc = sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
 	}
-	free(token);
-	free(fp);
-	if (rc)
-		sk_s3_list_free(out);
+	for (int any = 1; !rc && any;)
+		rc = list_round(c, ls, n, maxkeys, max_entries, &any, err);
+	for (size_t i = 0; ls && i < n; i++) {
+		free(ls[i].token);
+		free(ls[i].fp);
+		if (rc)
+			sk_s3_list_free(&outs[i]);
+	}
+	free(ls);
 	return rc;
+}
+
+int sk_s3_list(struct sk_s3 *c, const char *prefix, unsigned page_size, size_t max_entries,
+	       struct sk_s3_list *out, struct sk_err *err)
+{
+	return sk_s3_list_many(c, &prefix, 1, page_size, max_entries, out, err);
 }

@@ -177,6 +177,12 @@ struct sk_s3_list {
  * make this loop forever. */
 int sk_s3_list(struct sk_s3 *c, const char *prefix, unsigned page_size, size_t max_entries,
 	       struct sk_s3_list *out, struct sk_err *err);
+/* n listings at once, each as sk_s3_list into outs[i] (max_entries each):
+ * every round asks for the next page of each listing not finished, all
+ * in one batch (a bucket split by key prefix lists in parallel). On
+ * failure every outs[i] is empty. */
+int sk_s3_list_many(struct sk_s3 *c, const char *const *prefixes, size_t n, unsigned page_size,
+		    size_t max_entries, struct sk_s3_list *outs, struct sk_err *err);
 void sk_s3_list_free(struct sk_s3_list *l);
 
 /* ---- parallel requests --------------------------------------------- */

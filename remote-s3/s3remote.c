@@ -158,6 +158,52 @@ static int s_objects_get(struct sk_remote *r, struct sk_remote_obj *objs, size_t
 	return rc;
 }
 
+/* "objects/ab/<62 hex>" → its id; -1 for any other key. */
+static int object_key_oid(const char *key, struct sk_oid *oid)
+{
+	char hex[SK_OID_HEXSZ + 1];
+	struct sk_err ignore;
+	if (strlen(key) != 11 + SK_OID_HEXSZ - 2 || strncmp(key, "objects/", 8) != 0 || key[10] != '/')
+		return -1;
+	memcpy(hex, key + 8, 2);
+	memcpy(hex + 2, key + 11, SK_OID_HEXSZ - 2);
+	hex[SK_OID_HEXSZ] = '\0';
+	return sk_oid_fromhex(oid, hex, &ignore) == 0 ? 0 : -1;
+}
+
+/* Sixteen listings in parallel, one per first hex digit of the ids. */
+static int s_objects_list(struct sk_remote *r, struct sk_remote_listed **out, size_t *n,
+			  struct sk_err *err)
+{
+	char names[16][16];
+	const char *prefixes[16];
+	struct sk_s3_list ls[16];
+	for (int i = 0; i < 16; i++) {
+		snprintf(names[i], sizeof(names[i]), "objects/%x", i);
+		prefixes[i] = names[i];
+	}
+	*out = NULL;
+	*n = 0;
+	/* a million objects at most: beyond that a listing costs more
+	 * round trips than it can save */
+	int rc = sk_s3_list_many(client(r), prefixes, 16, 0, 1000000 / 16, ls, err);
+	if (rc)
+		return rc;
+	size_t total = 0;
+	for (int i = 0; i < 16; i++)
+		total += ls[i].n;
+	*out = calloc(total ? total : 1, sizeof(**out));
+	if (!*out)
+		rc = sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	for (int i = 0; i < 16; i++) {
+		for (size_t j = 0; !rc && j < ls[i].n; j++)
+			if (object_key_oid(ls[i].entries[j].key, &(*out)[*n].oid) == 0)
+				(*out)[(*n)++].size = ls[i].entries[j].size;
+		sk_s3_list_free(&ls[i]);
+	}
+	return rc;
+}
+
 static unsigned long s_requests(const struct sk_remote *r)
 {
 	return sk_s3_requests(r->impl);
@@ -170,7 +216,7 @@ static void s_free(struct sk_remote *r)
 
 static const struct sk_remote_ops s3_ops = {
 	s_ref_get, s_ref_put, s_ref_list, s_objects_exist, s_objects_put, s_objects_get, s_requests,
-	s_free,
+	s_free, s_objects_list,
 };
 
 int sk_remote_s3_open(struct sk_remote *r, struct sk_err *err)

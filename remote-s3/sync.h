@@ -41,7 +41,7 @@ int sk_push(struct sk_repo *repo, struct sk_remote *remote, char **patterns, siz
  * remote's configured name; NULL uses its key). With reset, local refs
  * that diverged are reset to the remote's records too. *report:
  * {"remote","refs":[{"ref","status","seq"}],"objects":N,"bytes":N,
- *  "requests":N}; status is up-to-date|fetched|fast-forward|diverged|reset. */
+ *  "requests":N}; status is up-to-date|fast-forward|ahead|diverged|reset. */
 int sk_fetch(struct sk_repo *repo, struct sk_remote *remote, const char *name, int reset,
 	     json_t **report, struct sk_err *err);
 

@@ -5,9 +5,10 @@
 set -eu
 
 # ceph-mon ceph-osd radosgw ceph-common: the single-node Ceph whose radosgw is
-# the integration tests' S3 server (scripts/rgw.sh, which installs them too)
+# the integration tests' S3 server (scripts/rgw.sh, which installs them too);
+# hyperfine, restic, awscli: `make bench` and its anchors
 PKGS="pkg-config libsodium-dev libssl-dev libjansson-dev libzstd-dev libcurl4-openssl-dev
-libgit2-dev libcmocka-dev libexpat1-dev libfyaml-dev jq git openssl zstd hyperfine restic clang libclang-rt-14-dev groff-base time
+libgit2-dev libcmocka-dev libexpat1-dev libfyaml-dev jq git openssl zstd hyperfine restic awscli clang libclang-rt-14-dev groff-base time
 ceph-mon ceph-osd radosgw ceph-common"
 PCS="libsodium openssl jansson libzstd libcurl libgit2 cmocka expat libfyaml"
 TOOLS="jq git openssl zstd pkg-config groff ceph-mon ceph-osd radosgw radosgw-admin"

@@ -5,7 +5,9 @@
 # Environment: BUILD (build directory, default build), BENCH_DIR (scratch
 # directory on the disk to measure, default $TMPDIR or /tmp), BIG_RECORDS
 # (records on the long ref, default 10000), XG_COMMITS (state commits exported by
-# export-git, default 10000). Takes 3-8 minutes on 2 cores.
+# export-git, default 10000), AWS_CLI (the awscli to compare with, default
+# Debian's /usr/bin/aws). Section 9 starts its own RGW (scripts/rgw.sh).
+# Takes 8-15 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -13,12 +15,18 @@ SKIFF=$(cd "$BUILD" 2>/dev/null && pwd)/skiff
 OUT=$PWD/tests/bench/out
 BIG_RECORDS=${BIG_RECORDS:-10000}
 [ -x "$SKIFF" ] || { echo "bench: $SKIFF not built (make)" >&2; exit 1; }
-for t in hyperfine openssl git jq restic; do
-	command -v $t >/dev/null || { echo "bench: $t is missing (scripts/deps.sh)" >&2; exit 1; }
+AWS_CLI=${AWS_CLI:-/usr/bin/aws}
+for t in hyperfine openssl git jq restic "$AWS_CLI" radosgw-admin; do
+	command -v "$t" >/dev/null || { echo "bench: $t is missing (scripts/deps.sh)" >&2; exit 1; }
 done
 mkdir -p "$OUT"
 W=$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/skiff-bench.XXXXXX")
-trap 'rm -rf "$W"' EXIT
+RGW= # section 9's Ceph RGW, stopped on exit
+cleanup() {
+	[ -z "$RGW" ] || scripts/rgw.sh stop "$RGW" >/dev/null 2>&1
+	rm -rf "$W" ${RGW:+"$RGW"}
+}
+trap cleanup EXIT
 export HOME=$W/home XDG_CONFIG_HOME=$W/home/.config
 unset SKIFF_DIR SKIFF_FORMAT SKIFF_IDENTITY SKIFF_FAULT SKIFF_MAX_OBJECT_BYTES
 mkdir -p "$HOME"
@@ -312,6 +320,126 @@ for mode in overwrite insert; do
 done
 rm -rf "$W/ddrepo" "$W/ddtry" "$W"/dd.* "$W/dd2.bin"
 
+# --- 9. the S3 remote (issue 4): push, fetch, --direct on a local RGW --------
+# scripts/rgw.sh starts a throw-away Ceph RGW (memstore) on loopback for this
+# section; it stops on exit. Anchors run against the same RGW: Debian's awscli
+# (`aws s3 cp` / `aws s3 sync` with their defaults: 10 concurrent requests,
+# 8 MiB multipart parts) and restic's s3 backend. Every timed run starts
+# from an empty bucket: the prepare step removes the bucket with its objects
+# (radosgw-admin, past RGW's deferred garbage collection, so that the 4 GiB
+# memstore never fills) and makes it again.
+note "S3: starting a local RGW (scripts/rgw.sh)"
+RGW=$(mktemp -d /tmp/skiff-bench-rgw.XXXXXX) # Ceph's admin sockets want a short path
+scripts/rgw.sh start "$RGW" 2>"$W/rgw.log" || { cat "$W/rgw.log" >&2; exit 1; }
+# shellcheck disable=SC1091
+. "$RGW/env" # the endpoint and throw-away credentials (skiff, aws and restic read them)
+E=$SKIFF_TEST_S3_ENDPOINT
+S3D=$(cd "$BUILD" && pwd)/tools/s3-driver
+export AWS_CONFIG_FILE=$W/aws-config AWS_SHARED_CREDENTIALS_FILE=$W/aws-credentials AWS_PAGER= \
+	AWS_EC2_METADATA_DISABLED=true RESTIC_PASSWORD=skiff-bench RESTIC_CACHE_DIR=$W/restic-s3-cache
+AWS="$AWS_CLI --endpoint-url $E"
+cat >"$W/s3-reset" <<EOS
+# s3-reset BUCKET: the bucket, empty (removed with its objects, made again)
+radosgw-admin -c "$RGW/ceph.conf" bucket rm --bucket="\$1" --purge-objects --bypass-gc >/dev/null 2>&1
+"$S3D" "s3://\$1?endpoint=$E" mkbucket >/dev/null
+EOS
+s3url() { printf 's3://%s/skiff?endpoint=%s' "$1" "$E"; }
+
+# 9a. push of a signed release with a 256 MiB random artifact.
+note "S3: a release with a 256 MiB random artifact"
+head -c 268435456 /dev/urandom >"$W/p.bin"
+sk init "$W/prepo" >/dev/null
+sk -C "$W/prepo" trust add-key bench "$XDG_CONFIG_HOME/skiff/keys/bench.pub" --role release-signer \
+	--scope "refs/releases/payments-api/*" >/dev/null
+sk -C "$W/prepo" release create payments-api --spec examples/payments-api.yaml --version 1.0.0 \
+	--artifact app="$W/p.bin" --sign >/dev/null
+P_URL=$(s3url bench-push)
+cat >"$W/push-prepare" <<EOS
+bash "$W/s3-reset" bench-push && rm -rf "$RESTIC_CACHE_DIR" &&
+	restic -q -r "s3:$E/bench-push/restic" init >/dev/null && sync
+EOS
+bench "push: release, 256 MiB random vs aws s3 cp" 1.0 --warmup 1 --runs 5 \
+	--prepare "bash $W/push-prepare" -- \
+	"$SKIFF -C $W/prepo push '$P_URL'" "$AWS s3 cp --only-show-errors $W/p.bin s3://bench-push/aws/p.bin" \
+	"push: release, 256 MiB random vs restic backup" "restic -q -r s3:$E/bench-push/restic backup $W/p.bin" 1.0
+
+# 9b. 1 MiB changed in the middle of the artifact: what the next push sends
+# ("bytes" in push's JSON: the stored bytes of the objects uploaded); the
+# info row inserts 1 MiB instead (every later chunk boundary moves).
+note "S3: push after 1 MiB changed in 256 MiB"
+bash "$W/s3-reset" bench-push
+sk -C "$W/prepo" push "$P_URL" >/dev/null
+head -c 1048576 /dev/urandom >"$W/p.patch"
+cp "$W/p.bin" "$W/p2.bin"
+dd if="$W/p.patch" of="$W/p2.bin" bs=1M seek=128 conv=notrunc status=none
+{ head -c 100663296 "$W/p2.bin"; cat "$W/p.patch"; tail -c +100663297 "$W/p2.bin"; } >"$W/p3.bin"
+for v in 2 3; do
+	sk -C "$W/prepo" release create payments-api --spec examples/payments-api.yaml --version 1.0.$v \
+		--artifact app="$W/p$v.bin" --sign >/dev/null
+	sk -C "$W/prepo" --format=json push "$P_URL" >"$W/push$v.json"
+done
+row_bytes "push after 1 MiB overwritten mid 256 MiB: sent" "$(jq .bytes "$W/push2.json")" 5242880 \
+	"$(jq -c '{objects, requests}' "$W/push2.json")"
+row_bytes "push after 1 MiB inserted at 96 MiB: sent" "$(jq .bytes "$W/push3.json")" - \
+	"$(jq -c '{objects, requests}' "$W/push3.json")"
+rm -rf "$W/prepo" "$W"/p.bin "$W"/p[23].bin "$W/p.patch" "$RESTIC_CACHE_DIR"
+bash "$W/s3-reset" bench-push
+
+# 9c. 2,000 small objects: state commits (a control, a commit and a ref
+# record each; tests/bench/mkcommits.c from section 6), pushed to an empty
+# bucket and fetched into a copy of the repository made before them. The
+# anchor moves the same stored bytes as files (a copy of .skiff/objects).
+note "S3: 2,000 small objects"
+sk init "$W/sbase" >/dev/null
+cp -a "$W/sbase" "$W/srepo"
+"$W/mkcommits" "$W/srepo" bench api $(((2000 - $(find "$W/sbase/.skiff/objects" -type f | wc -l)) / 3))
+cp -a "$W/srepo/.skiff/objects" "$W/sfiles"
+NSMALL=$(find "$W/sfiles" -type f | wc -l)
+S_URL=$(s3url bench-small)
+bench "push: $NSMALL small objects vs aws s3 sync up" 0.5 --warmup 1 --runs 5 \
+	--prepare "bash $W/s3-reset bench-small" -- \
+	"$SKIFF -C $W/srepo push '$S_URL'" "$AWS s3 sync --only-show-errors $W/sfiles s3://bench-small/aws"
+bash "$W/s3-reset" bench-small
+[ "$(sk -C "$W/srepo" --format=json push "$S_URL" | jq .objects)" -eq "$NSMALL" ]
+$AWS s3 sync --only-show-errors "$W/sfiles" s3://bench-small/aws
+bench "fetch: $NSMALL small objects vs aws s3 sync down" 0.5 --warmup 1 --runs 5 \
+	--prepare "rm -rf $W/sfetch $W/sdown && cp -a $W/sbase $W/sfetch && sync" -- \
+	"$SKIFF -C $W/sfetch fetch '$S_URL'" "$AWS s3 sync --only-show-errors s3://bench-small/aws $W/sdown"
+# The prepare step ran after the last timed fetch: fetch once more to check.
+rm -rf "$W/sfetch" && cp -a "$W/sbase" "$W/sfetch"
+sk -C "$W/sfetch" fetch "$S_URL" >/dev/null
+[ "$(cd "$W/sfetch/.skiff/objects" && find . -type f | sort)" = "$(cd "$W/sfiles" && find . -type f | sort)" ]
+[ "$(sk -C "$W/sfetch" rev-parse refs/services/api)" = "$(sk -C "$W/srepo" rev-parse refs/services/api)" ]
+[ "$(find "$W/sdown" -type f | wc -l)" -eq "$NSMALL" ]
+rm -rf "$W/sbase" "$W/srepo" "$W/sfiles" "$W/sfetch" "$W/sdown"
+
+# 9d. --direct rev-parse of a ref with BIG_RECORDS records (section 4's
+# repository, pushed): requests with a warm cache, and wall time beside a
+# 10-record ref and beside aws reading the same record.
+note "S3: --direct rev-parse, pushing $BIG_RECORDS records"
+D_URL=$(s3url bench-direct)
+bash "$W/s3-reset" bench-direct
+sk -C "$W/vrepo" push "$D_URL" >/dev/null
+direct_requests() { sk --direct --remote "$D_URL" --format=json rev-parse "$1" | jq .requests; }
+row_count() { # row_count NAME COUNT TARGET|-: a row of requests made
+	jq -nc --arg name "$1" --argjson n "$2" --arg t "$3" '
+		{name: $name, unit: "requests", skiff_count: $n,
+		 anchor_count: (if $t == "-" then null else ($t | tonumber) end),
+		 ratio: (if $t == "-" then null else $n / ($t | tonumber) end),
+		 target: (if $t == "-" then null else 1.0 end),
+		 result: (if $t == "-" then "info" elif $n <= ($t | tonumber) then "pass" else "miss" end)}' >>"$ROWS"
+}
+row_count "--direct rev-parse $BIG_RECORDS records: requests, cold" "$(direct_requests refs/services/long)" -
+row_count "--direct rev-parse $BIG_RECORDS records: requests, warm" "$(direct_requests refs/services/long)" 2
+direct_requests refs/services/short >/dev/null
+bench "--direct rev-parse: $BIG_RECORDS records vs 10 (warm)" - -N --warmup 5 --runs 50 -- \
+	"$SKIFF --direct --remote $D_URL rev-parse refs/services/long" \
+	"$SKIFF --direct --remote $D_URL rev-parse refs/services/short" \
+	"--direct rev-parse vs aws s3 cp of the record" "$AWS s3 cp s3://bench-direct/skiff/refs/services/long -"
+scripts/rgw.sh stop "$RGW" >/dev/null 2>&1
+rm -rf "$RGW"
+RGW=
+
 # --- report ------------------------------------------------------------------
 jq -s --arg date "$(date -u +%FT%TZ)" --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
 	--arg nproc "$(nproc)" --arg mem "$(free -h | awk '/^Mem:/ { print $2 }')" \
@@ -319,9 +447,12 @@ jq -s --arg date "$(date -u +%FT%TZ)" --arg cpu "$(sed -n 's/^model name[[:space
 	--arg fs "$(findmnt -n -o SOURCE,FSTYPE -T "$W" | tr -s ' ')" \
 	--arg skiff "$("$SKIFF" --format=json --version 2>/dev/null | jq -r .version)" --arg git "$(git --version)" \
 	--arg openssl "$(openssl version)" --arg hyperfine "$(hyperfine --version)" \
+	--arg restic "$(restic version)" --arg aws "$("$AWS_CLI" --version 2>&1)" \
+	--arg radosgw "$(radosgw --version 2>/dev/null)" \
 	'{date: $date, machine: {cpu: $cpu, nproc: ($nproc | tonumber), memory: $mem, filesystem: $fs,
 		   loadavg_before_after: $load},
-	  versions: {skiff: $skiff, git: $git, openssl: $openssl, hyperfine: $hyperfine},
+	  versions: {skiff: $skiff, git: $git, openssl: $openssl, hyperfine: $hyperfine, restic: $restic,
+		     awscli: $aws, radosgw: $radosgw},
 	  benchmarks: .}' "$ROWS" >"$OUT/results.json"
 
 fmt() { awk -v s="$1" 'BEGIN { if (s < 1) printf "%.2f ms", s * 1000; else printf "%.3f s", s }'; }
@@ -331,6 +462,9 @@ while IFS= read -r row; do
 	if [ "$(jq -r '.unit // "s"' <<<"$row")" = bytes ]; then
 		a=$(fmt_mib "$(jq -r .skiff_bytes <<<"$row")")
 		b=$(fmt_mib "$(jq -r .anchor_bytes <<<"$row")")
+	elif [ "$(jq -r '.unit // "s"' <<<"$row")" = requests ]; then
+		a="$(jq -r .skiff_count <<<"$row") req"
+		b=$(jq -r 'if .anchor_count then "\(.anchor_count) req" else "-" end' <<<"$row")
 	else
 		a=$(fmt "$(jq -r .skiff_median_s <<<"$row")")
 		b=$(fmt "$(jq -r .anchor_median_s <<<"$row")")
@@ -342,4 +476,5 @@ done <"$ROWS"
 echo
 echo "anchors: openssl dgst -sha256; bash loop of git update-ref; git cat-file -p; the same skiff"
 echo "command on a 10-record ref; restic backup into a fresh repository; the issue's 4 MiB of new"
-echo "chunk data. Medians; details in $OUT/results.json and $LOG."
+echo "chunk data; aws s3 cp / sync and restic backup to the same local RGW; the issue's 5 MiB and"
+echo "2 requests. Medians; details in $OUT/results.json and $LOG."

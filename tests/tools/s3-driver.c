@@ -8,7 +8,8 @@
  *   s3-driver [OPTIONS] URL get KEY OUT-FILE
  *   s3-driver [OPTIONS] URL head KEY
  *   s3-driver [OPTIONS] URL delete KEY
- *   s3-driver [OPTIONS] URL list PREFIX
+ *   s3-driver [OPTIONS] URL list PREFIX...    several: listed side by side
+ *                                            (sk_s3_list_many), "lists" per prefix
  *   s3-driver [OPTIONS] URL fill PREFIX N     batch PUT of N derived objects
  *   s3-driver [OPTIONS] URL check PREFIX N    batch GET of them, compared
  * OPTIONS: --jobs N --attempts N --backoff MS --max BYTES --page N
@@ -173,6 +174,25 @@ static int command(struct sk_s3 *c, const struct opts *o, int argc, char **argv,
 		json_object_set_new(res, "keys", keys);
 		sk_s3_list_free(&l);
 		return 0;
+	}
+	if (strcmp(cmd, "list") == 0 && argc > 2) {
+		size_t n = (size_t)argc - 1;
+		struct sk_s3_list *l = calloc(n, sizeof(*l));
+		if (!l)
+			return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+		if ((rc = sk_s3_list_many(c, (const char *const *)argv + 1, n, o->page, 0, l, err)) == 0) {
+			json_t *lists = json_array();
+			for (size_t j = 0; j < n; j++) {
+				json_t *keys = json_array();
+				for (size_t i = 0; i < l[j].n; i++)
+					json_array_append_new(keys, json_string(l[j].entries[i].key));
+				json_array_append_new(lists, keys);
+				sk_s3_list_free(&l[j]);
+			}
+			json_object_set_new(res, "lists", lists);
+		}
+		free(l);
+		return rc;
 	}
 	if ((strcmp(cmd, "fill") == 0 || strcmp(cmd, "check") == 0) && argc == 3)
 		return batch(c, o, cmd[0] == 'f', argv[1], (unsigned)strtoul(argv[2], NULL, 10), res,

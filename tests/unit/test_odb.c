@@ -1159,16 +1159,18 @@ static void test_fault_injection(void **state)
 static void test_blob_encoder(void **state)
 {
 	(void)state;
-	static const size_t sizes[] = { 0, 1, 65536, 300000, 3 << 20, 5 };
+	static const size_t sizes[] = { 0, 1, 65536, 300000, 3 << 20, 5, 262144, 1 << 20 };
 	struct sk_blob_enc *e = sk_blob_enc_new();
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		unsigned char *data = th_random_bytes(sizes[i] ? sizes[i] : 1, 50 + i);
-		if (i == 3)
-			memset(data, 'x', sizes[i] / 2); /* half compressible */
+		if (i == 3 || i == 7)
+			memset(data + sizes[i] / 4, 'x', sizes[i] / 2); /* half compressible */
 		const unsigned char *z;
 		size_t zlen, len;
 		struct sk_err err;
 		th_must(sk_blob_enc_run(e, data, sizes[i], &z, &zlen, &err), &err);
+		if (i == 3 || i == 7)
+			assert_true(zlen < sizes[i] * 4 / 5);
 		struct sk_oid want;
 		sk_oid_hash(&want, SK_OBJ_BLOB, data, sizes[i]);
 		enum sk_otype t;

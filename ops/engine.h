@@ -1,0 +1,130 @@
+/*
+ * The saga engine. An operation type declares ordered steps (name, risk,
+ * reversibility, action, compensation, observe); an executor drives one
+ * operation through them, and every transition is durable before the
+ * next thing happens:
+ *
+ *   write the event object (prev = the operation's current chain head),
+ *   write the new operation object (naming that event as its head),
+ *   CAS refs/operations/<id> from the operation it read.
+ *
+ * The CAS is the lease: an executor that lost it (another one moved the
+ * ref: a resume, a cancel) gets SK_ECONFLICT at its next transition and
+ * stops. The step protocol is record intent (step "running") -> act ->
+ * record result ("succeeded"); a step found "running" on resume was
+ * interrupted between the two, so observe re-checks the world first and
+ * the action runs only when its effect is absent. Actions and
+ * compensations must therefore be idempotent or observe-then-act.
+ *
+ * A failing step fails the operation; the steps that succeeded before it
+ * are then compensated in reverse order (failed -> compensating ->
+ * compensated). Cancel compensates the same way and ends "cancelled".
+ *
+ * Each operation has a trace id, carried by every event and exported as
+ * SKIFF_TRACE_ID to the executor's children.
+ *
+ * Test hook: SKIFF_OP_KILL=N makes the process SIGKILL itself at the
+ * N-th kill point (before and after every CAS, and wherever an action
+ * calls sk_op_killpoint), so tests can crash an executor at every point.
+ */
+#ifndef SK_OPS_ENGINE_H
+#define SK_OPS_ENGINE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "common/err.h"
+#include "objects/oid.h"
+#include "ops/opdoc.h"
+
+struct sk_repo;
+struct sk_key;
+
+/* What an action sees. */
+struct sk_op_ctx {
+	struct sk_repo *repo;
+	const char *id;
+	const char *trace;
+	const json_t *params;
+	size_t step;
+	const char *step_name;
+	struct sk_oid head; /* the operation object this executor last wrote */
+};
+
+/* SK_ECONFLICT when refs/operations/<id> no longer points at ctx->head:
+ * another executor (a resume, a cancel) took the operation over. Actions
+ * call it right before an effect; it narrows the window in which a
+ * stale executor acts, it cannot close it (hence observe-then-act). */
+int sk_op_lease_check(const struct sk_op_ctx *ctx, struct sk_err *err);
+
+/* act / compensate: 0 and *facts (a new object, may stay NULL) or an
+ * error. observe: *done = 1 when the step's effect is already there. */
+typedef int (*sk_op_act_fn)(const struct sk_op_ctx *ctx, json_t **facts, struct sk_err *err);
+typedef int (*sk_op_observe_fn)(const struct sk_op_ctx *ctx, int *done, json_t **facts,
+				struct sk_err *err);
+
+struct sk_op_step_def {
+	char name[SK_OP_NAME_MAX + 1];
+	const char *risk; /* none|low|medium|high */
+	int reversible;
+	const char *compensation; /* name of the compensation, NULL when none */
+	sk_op_act_fn act;
+	sk_op_act_fn compensate; /* NULL when !reversible */
+	sk_op_observe_fn observe;
+};
+
+struct sk_op_type {
+	const char *kind;
+	const char *summary;
+	/* Fills up to SK_OP_MAX_STEPS steps for params; SK_EINVAL on bad params. */
+	int (*plan)(const json_t *params, struct sk_op_step_def *steps, size_t *n,
+		    struct sk_err *err);
+	/* Nonzero when the type may run in this process (test-only types). */
+	int (*enabled)(void);
+};
+
+/* The registry: NULL when kind is unknown. */
+const struct sk_op_type *sk_op_type_find(const char *kind);
+
+/* One loaded operation: its document and the object the ref points at. */
+struct sk_op {
+	json_t *doc;
+	struct sk_oid head;
+};
+
+/* A new time-prefixed operation id (sortable, a valid ref component) and
+ * trace id. id >= SK_OPID_MAX+1 bytes, trace >= SK_TRACE_HEXSZ+1. */
+void sk_op_new_ids(char *id, size_t idn, char *trace, size_t tracen);
+
+/* Plans and stores a new operation (state "planned", event "created"),
+ * creating refs/operations/<id>. service may be NULL. */
+int sk_op_create(struct sk_repo *repo, const struct sk_key *key, const char *kind,
+		 const char *service, const json_t *params, struct sk_op **out, struct sk_err *err);
+/* Loads refs/operations/<id> (head record verified, document checked). */
+int sk_op_load(struct sk_repo *repo, const char *id, struct sk_op **out, struct sk_err *err);
+void sk_op_free(struct sk_op *op);
+
+/* Drives op to a final state (or to the first error). 0 when it
+ * succeeded; SK_EFAIL when a step failed and compensation finished
+ * (state "compensated"); SK_ECONFLICT when another executor moved it. */
+int sk_op_run(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op,
+	      struct sk_err *err);
+/* Cancels: compensates what succeeded (and an interrupted step whose
+ * effect observe finds), in reverse order, then "cancelled". A final
+ * operation is SK_ECONFLICT. */
+int sk_op_cancel(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op,
+		 struct sk_err *err);
+
+/* The events of op, oldest first, each verified (hash, format, same op
+ * and trace, seq consecutive, prev linked) back to seq 1. */
+int sk_op_events(struct sk_repo *repo, const struct sk_op *op, json_t **out, struct sk_err *err);
+
+/* Summaries {id, kind, service, state, created, cursor, steps} of every
+ * operation, oldest first; service/state filter when not NULL. */
+int sk_op_list(struct sk_repo *repo, const char *service, const char *state, json_t **out,
+	       struct sk_err *err);
+
+/* A kill point (see above); where names it in nothing but a debugger. */
+void sk_op_killpoint(const char *where);
+
+#endif
