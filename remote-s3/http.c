@@ -19,6 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <openssl/crypto.h>
 
 #include "objects/oid.h"
@@ -211,7 +215,8 @@ void sk_s3_free(struct sk_s3 *c)
 		curl_easy_cleanup(c->pool[i]);
 	free(c->pool);
 	if (c->multi)
-		curl_multi_cleanup(c->multi);
+		curl_multi_cleanup(c->multi); /* closes the connections: on_close_socket */
+	free(c->socks);
 	sk_s3_url_free(&c->url);
 	free(c->access_key);
 	wipe_free(c->secret_key);
@@ -375,10 +380,62 @@ static size_t body_limit(struct xfer *x)
 	return m;
 }
 
+/* Acknowledges at once what the client's sockets received. A server
+ * that writes the headers and then the body in two sends without
+ * TCP_NODELAY (RGW's beast frontend by default) holds the body back, by
+ * Nagle's algorithm, until the headers are acknowledged; on a kept-alive
+ * connection Linux delays that acknowledgement by 40 ms (request-response
+ * traffic puts a socket in "ping-pong" mode), which every response with a
+ * body then waits. TCP_QUICKACK sends a pending acknowledgement now and
+ * does not stick, so it is asked for whenever a header block ends; libcurl
+ * does not tell which socket a transfer uses while it runs, so every
+ * socket of the client gets it (a few at most; an idle one just acks). */
+static void ack_all(struct sk_s3 *c)
+{
+#ifdef TCP_QUICKACK
+	int one = 1;
+	for (size_t i = 0; i < c->nsocks; i++)
+		(void)setsockopt(c->socks[i], IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+#else
+	(void)c;
+#endif
+}
+
+/* libcurl made a socket: remember it for ack_all. */
+static int on_sockopt(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+	struct sk_s3 *c = ud;
+	if (purpose != CURLSOCKTYPE_IPCXN)
+		return CURL_SOCKOPT_OK;
+	if (c->nsocks == c->socks_cap) {
+		size_t cap = c->socks_cap ? c->socks_cap * 2 : 16;
+		curl_socket_t *ns = realloc(c->socks, cap * sizeof(*ns));
+		if (!ns)
+			return CURL_SOCKOPT_OK; /* only slower */
+		c->socks = ns;
+		c->socks_cap = cap;
+	}
+	c->socks[c->nsocks++] = fd;
+	return CURL_SOCKOPT_OK;
+}
+
+static int on_close_socket(void *ud, curl_socket_t fd)
+{
+	struct sk_s3 *c = ud;
+	for (size_t i = 0; i < c->nsocks; i++)
+		if (c->socks[i] == fd) {
+			c->socks[i] = c->socks[--c->nsocks];
+			break;
+		}
+	return close(fd);
+}
+
 static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
 {
 	struct xfer *x = ud;
 	size_t len = size * nitems;
+	if ((len == 2 || len == 1) && (buf[0] == '\r' || buf[0] == '\n'))
+		ack_all(x->batch->c); /* the headers end: a body (an error page too) may wait */
 	if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
 		/* a new response (after 100 Continue, say) starts afresh */
 		x->etag[0] = '\0';
@@ -629,6 +686,10 @@ static int start_attempt(struct xfer *x, struct sk_err *err)
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "skiff");
+	curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+	curl_easy_setopt(e, CURLOPT_SOCKOPTDATA, c);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+	curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
 	switch (x->method) {
 	case SK_S3_HEAD:
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);

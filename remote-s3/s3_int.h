@@ -22,6 +22,8 @@ struct sk_s3 {
 	CURLM *multi;       /* owns the kept-alive connections */
 	CURL **pool;        /* idle easy handles for reuse */
 	size_t npool;
+	curl_socket_t *socks; /* the connections' sockets (http.c: ack_all) */
+	size_t nsocks, socks_cap;
 	unsigned long requests;
 	int running;        /* a batch runs: no nested runs on one multi handle */
 	uint64_t rng;

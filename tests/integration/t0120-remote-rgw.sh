@@ -8,7 +8,7 @@
 #     rolled back to an older valid one, a record signed by a key without
 #     the role (fetch exits 4 and keeps nothing of it);
 #   - 4 writers racing compare-and-swap updates of one remote ref with
-#     fetch-and-retry (4 x 50, see RACE_UPDATES): no update lost, the
+#     fetch-and-retry (4 x 100, see RACE_UPDATES): no update lost, the
 #     chain complete;
 #   - radosgw killed in the middle of a push: no ref ever reaches a missing
 #     object, and the rerun completes;
@@ -24,15 +24,14 @@ SPEC="$TEST_SRC/examples/payments-api.yaml"
 RGW="$TRASH/rgw"
 test_cleanup '"$TEST_SRC/scripts/rgw.sh" stop "$RGW"'
 
-# Writers and updates per writer of the compare-and-swap race. The issue
-# asks for 4 x 100; measured on a loaded 2-core machine that alone took
-# 141 s (the whole script 3 min 24 s): successes cannot overlap, since each
-# needs a fetch, a commit and a push after the one before (about 0.3 s
-# against RGW here), and a lost race costs another round (221 attempts
-# per 100 updates). 4 x 50 keeps the script well under 4 minutes and
-# still makes a 200-record chain from 4 racing writers.
+# Writers and updates per writer of the compare-and-swap race: the issue's
+# 4 x 100. On a loaded 2-core machine that alone takes about 141 s (the
+# whole script 3 min 24 s): successes cannot overlap, since each needs a
+# fetch, a commit and a push after the one before (about 0.3 s against
+# RGW here), and a lost race costs another round (221 attempts per 100
+# updates). SKIFF_RACE_UPDATES lowers it for a quick local run.
 RACE_WRITERS=4
-RACE_UPDATES=50
+RACE_UPDATES=${SKIFF_RACE_UPDATES:-100}
 
 test_expect_success 'setup: radosgw, a repository (alice: root, operator; ci: release-signer) and a copy' '
 	{ "$TEST_SRC/scripts/rgw.sh" start "$RGW" 2>"$TRASH/rgw.log" ||

@@ -87,12 +87,13 @@ test_expect_success "fetch of $COMMITS records: 16 listings of objects/, each ob
 	while read -r k; do
 		test "$(skiff cat-object -t "${k%%/*}${k#*/}")" = refrecord || exit 1
 	done <"$TRASH/keys.dup" &&
-	# what fetch stored = what it downloaded + the head records (read from refs/)
+	# what fetch stored = what it downloaded + the head records (read from
+	# refs/; the listing may have taken a copy too, the bucket holds them)
 	comm -13 <(object_files "$TRASH/base") <(object_files .) >"$TRASH/new" &&
 	{ uniq "$TRASH/keys" | tr -d /; for r in refs/services/busy refs/releases/payments-api/1.0.0; do
 		skiff --format=json log --records -n 1 $r | jq -r ".records[0].record" || exit 1
-	done; } | sort >"$TRASH/got" &&
-	diff "$TRASH/got" "$TRASH/new" >&2 || { for r in refs/services/busy refs/releases/payments-api/1.0.0; do skiff --format=json log --records -n 1 $r; done; ls -la .skiff/objects/bb; cat "$TRASH/keys" | grep bb; } >&2
+	done; } | sort -u >"$TRASH/got" &&
+	test "$(cat "$TRASH/got")" = "$(cat "$TRASH/new")"
 '
 
 test_expect_success 'a commit tampered deep in the chain (prefetched): fetch exits 4, nothing of it stored' '
