@@ -9,7 +9,7 @@
 # 512), DEDUP_TRIALS (edit offsets for the new-chunk-data spread, default 30),
 # AWS_CLI (the awscli to compare with, default Debian's /usr/bin/aws).
 # Section 9 starts its own RGW (scripts/rgw.sh).
-# Takes 8-15 minutes on 2 cores.
+# Takes 13-20 minutes on 2 cores (section 9 about 6).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
