@@ -121,42 +121,50 @@ static size_t comp_len(const char *s)
 	return slash ? (size_t)(slash - s) : strlen(s);
 }
 
-/* p and s point at the start of a component (or at "" when exhausted). */
-static int path_match(const char *p, const char *s, int s_done)
+/* Splits s at '/' into at most max components; -1 when there are more.
+ * An empty string has no components. */
+static int split(const char *s, const char **c, size_t *len, int max)
 {
-	if (*p == '\0')
-		return s_done;
-	size_t pl = comp_len(p);
-	const char *pnext = p[pl] ? p + pl + 1 : p + pl;
-	if (pl == 2 && p[0] == '*' && p[1] == '*') {
-		/* zero components, then one more at a time */
-		for (;;) {
-			if (path_match(pnext, s, s_done))
-				return 1;
-			if (s_done)
-				return 0;
-			size_t sl = comp_len(s);
-			if (s[sl] == '\0')
-				s_done = 1, s += sl;
-			else
-				s += sl + 1;
-		}
+	int n = 0;
+	while (*s) {
+		if (n == max)
+			return -1;
+		c[n] = s;
+		len[n] = comp_len(s);
+		s += len[n];
+		n++;
+		if (*s == '/')
+			s++;
 	}
-	if (s_done)
-		return 0;
-	size_t sl = comp_len(s);
-	if (!component_match(p, pl, s, sl))
-		return 0;
-	if (s[sl] == '\0')
-		return path_match(pnext, s + sl, 1);
-	return path_match(pnext, s + sl + 1, 0);
+	return n;
 }
 
+#define MAX_COMPONENTS 128 /* a ref name has at most 255 bytes */
+
+/* Dynamic programming over (pattern component, name component): linear in
+ * the product of their counts, whatever the mix of "**" in the pattern
+ * (a backtracking matcher is exponential in the number of "**"). */
 int sk_ref_pattern_match(const char *pattern, const char *name)
 {
+	const char *pc[MAX_COMPONENTS], *nc[MAX_COMPONENTS];
+	size_t pl[MAX_COMPONENTS], nl[MAX_COMPONENTS];
 	if (!pattern || !name)
 		return 0;
-	return path_match(pattern, name, *name == '\0');
+	int np = split(pattern, pc, pl, MAX_COMPONENTS), nn = split(name, nc, nl, MAX_COMPONENTS);
+	if (np < 0 || nn < 0)
+		return 0;
+	/* m[i][j]: pattern components i.. match name components j.. */
+	static _Thread_local unsigned char m[MAX_COMPONENTS + 1][MAX_COMPONENTS + 1];
+	for (int j = 0; j <= nn; j++)
+		m[np][j] = j == nn;
+	for (int i = np - 1; i >= 0; i--) {
+		int globstar = pl[i] == 2 && pc[i][0] == '*' && pc[i][1] == '*';
+		for (int j = nn; j >= 0; j--)
+			m[i][j] = globstar ? (m[i + 1][j] || (j < nn && m[i][j + 1]))
+					   : (j < nn && component_match(pc[i], pl[i], nc[j], nl[j]) &&
+					      m[i + 1][j + 1]);
+	}
+	return m[0][0];
 }
 
 const char *sk_refs_record_name(const char *name, char *buf, size_t n)
