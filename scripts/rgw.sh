@@ -74,20 +74,26 @@ install_missing() {
 	} || fail "installing$missing failed" "$DIR/apt.log"
 }
 
-# listening PORT: true when something listens on TCP PORT (any address).
-# Reads /proc so no iproute2 is needed on a fresh machine.
-listening() {
+# port_used PORT: true when any TCP socket (listening or connected) holds
+# PORT as its local port. Reads /proc so no iproute2 is needed.
+port_used() {
 	local hex
 	hex=$(printf '%04X' "$1")
 	cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
-		awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }'
+		awk -v p=":$hex" 'substr($2, length($2) - 4) == p { f = 1 } END { exit !f }'
 }
 
+# free_port: an unused port below the kernel's ephemeral range, so an
+# outgoing connection (of this cluster or any other process) cannot take
+# it between this check and the daemon's bind. Ceph's OSDs bind 6800-7300.
 free_port() {
-	local p i
+	local p i lo
+	lo=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	case $lo in '' | *[!0-9]*) lo=32768 ;; esac
+	[ "$lo" -gt 12000 ] || lo=32768
 	for i in $(seq 1 200); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
-		listening "$p" || { echo "$p"; return 0; }
+		p=$((10000 + (RANDOM * 32768 + RANDOM) % (lo - 10000)))
+		port_used "$p" || { echo "$p"; return 0; }
 	done
 	return 1
 }
@@ -172,10 +178,48 @@ stop_all() {
 	stop_daemon mon.a TERM
 }
 
-start_rgw() {
+# rgw_serves_or_gone: 0 once radosgw answers; 1 while it starts; 2 when
+# it has exited (a frontend that cannot bind makes radosgw exit).
+rgw_serves_or_gone() {
+	s3_serves && return 0
+	daemon_pid client.rgw.a >/dev/null && return 1
+	sleep 0.3 # the pid file may not be written yet
+	daemon_pid client.rgw.a >/dev/null && return 1
+	s3_serves && return 0
+	return 2
+}
+
+# start_rgw_once: 0 when radosgw serves, 2 when it exited while starting.
+start_rgw_once() {
 	daemon_pid client.rgw.a >/dev/null && die "radosgw already runs in $DIR"
 	run_step "radosgw start" "$DIR/log/client.rgw.a.log" radosgw -c "$CONF" -n client.rgw.a
-	wait_for "radosgw on 127.0.0.1:$RGW_PORT" "$STEP_TIMEOUT" s3_serves
+	local deadline=$((SECONDS + STEP_TIMEOUT)) rc
+	while :; do
+		rc=0
+		rgw_serves_or_gone || rc=$?
+		[ $rc -ne 1 ] && return $rc
+		[ $SECONDS -ge $deadline ] &&
+			fail "timed out after ${STEP_TIMEOUT}s waiting for radosgw on 127.0.0.1:$RGW_PORT"
+		sleep 0.1
+	done
+}
+
+# start_rgw [any]: starts radosgw on the configured port. With "any", a
+# port taken by another process between free_port and the bind (the log
+# says "failed to bind") is replaced by a new one, up to three times.
+start_rgw() {
+	local try rc
+	for try in 1 2 3; do
+		rc=0
+		start_rgw_once || rc=$?
+		[ $rc -eq 0 ] && return 0
+		[ "${1:-}" = any ] && grep -qs "failed to bind address 127.0.0.1:$RGW_PORT" \
+			"$DIR/log/client.rgw.a.log" || break
+		RGW_PORT=$(free_port) || die "no free port for radosgw"
+		sed -i "s/^rgw frontends = beast endpoint=127.0.0.1:[0-9]*$/rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT/" "$CONF"
+		echo "rgw.sh: port taken while starting; retrying on $RGW_PORT" >>"$DIR/log/setup.log"
+	done
+	fail "radosgw exited while starting on 127.0.0.1:$RGW_PORT" "$DIR/log/client.rgw.a.log"
 }
 
 random_chars() { # random_chars N CLASS: N random characters from tr CLASS
@@ -189,12 +233,13 @@ start() {
 	mkdir -p "$DIR/mon" "$DIR/osd" "$DIR/run" "$DIR/log" "$DIR/rgw" || die "cannot create $DIR"
 	# a unix socket path is limited to 108 bytes
 	[ ${#DIR} -le 60 ] || die "DIR is too long for Ceph's admin sockets (max 60 bytes): $DIR"
-	local mon_port fsid
+	local mon_port fsid any=
 	mon_port=$(free_port) || die "no free port for the monitor"
 	if [ -z "$RGW_PORT" ]; then
 		RGW_PORT=$(free_port) || die "no free port for radosgw"
+		any=any
 	fi
-	listening "$RGW_PORT" && die "port $RGW_PORT is in use"
+	port_used "$RGW_PORT" && die "port $RGW_PORT is in use"
 	fsid=$(cat /proc/sys/kernel/random/uuid)
 	cat >"$CONF" <<EOF
 [global]
@@ -259,7 +304,7 @@ EOF
 		--uid=skiff-test --display-name=skiff-test --access-key="$ak" --secret="$sk" 2>&1) || rc=$?
 	printf '%s\n' "$out" | grep -v -e '"secret_key"' -e "$sk" >>"$log"
 	[ $rc -eq 0 ] || fail "radosgw-admin user create failed (exit $rc)" "$log"
-	start_rgw
+	start_rgw $any
 	(
 		umask 077
 		cat >"$DIR/env" <<EOF
