@@ -8,6 +8,7 @@
 # export-git, default 10000), REL_MIB (release create artifact size, default
 # 512), DEDUP_TRIALS (edit offsets for the new-chunk-data spread, default 30),
 # AWS_CLI (the awscli to compare with, default Debian's /usr/bin/aws).
+# BENCH_ONLY="N M" runs only those sections (3 needs 2, 9 needs 4).
 # Section 9 starts its own RGW (scripts/rgw.sh).
 # Takes 13-20 minutes on 2 cores (section 9 about 6).
 set -euo pipefail
@@ -38,6 +39,9 @@ ROWS=$W/rows.jsonl
 : >"$ROWS"
 
 sk() { "$SKIFF" "$@"; }
+# want N: section N runs (BENCH_ONLY="4 9" runs only those; section 9
+# reads section 4's long ref, so name both).
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 note() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 
 # row JSON NAME TARGET I: a result row comparing hyperfine result 0 (skiff)
@@ -80,6 +84,7 @@ sk keygen bench >/dev/null
 LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)
 
 # --- 1. hash-object -w of 256 MiB vs openssl dgst -sha256 -----------------
+if want 1; then
 note "making 256 MiB input files"
 head -c 268435456 /dev/urandom >"$W/random.bin"
 # base64 text: compressible to about 3/4, like logs or JSON dumps.
@@ -98,8 +103,10 @@ done
 bench "hash-object (no -w) 256 MiB random" - -N --warmup 1 --runs 5 -- \
 	"$SKIFF hash-object $W/random.bin" "openssl dgst -sha256 $W/random.bin"
 rm -rf "$W/random.bin" "$W/text.bin" "$W/hrepo"
+fi
 
 # --- 2. 1,000 sequential signed update-ref vs git update-ref --------------
+if want 2; then
 note "setting up update-ref repositories"
 sk init "$W/urepo" >/dev/null
 printf 'a\n' >"$W/a"
@@ -134,15 +141,19 @@ make_git_loop "$W/git-fsync-loop" "-c core.fsync=reference"
 bench "1000 x update-ref --old (signed)" 1.2 --warmup 1 --runs 3 -- \
 	"bash $W/skiff-loop" "bash $W/git-loop" \
 	"1000 x update-ref vs git core.fsync=reference" "bash $W/git-fsync-loop"
+fi
 
 # --- 3. cat-object -p of a small object vs git cat-file -p ---------------
+if want 3; then
 GBLOB=$(git -C "$W/grepo" hash-object -w "$W/a")
 bench "cat-object -p small object" 1.0 -N --warmup 50 --runs 500 -- \
 	"$SKIFF -C $W/urepo cat-object -p $A" "git -C $W/grepo cat-file -p $GBLOB"
 bench "process start-up: --version" - -N --warmup 50 --runs 500 -- \
 	"$SKIFF --version" "git --version"
+fi
 
 # --- 4. rev-parse and verify-ref: 10 records vs BIG_RECORDS --------------
+if want 4; then
 note "building a ref with $BIG_RECORDS records (a loop of update-ref calls)"
 sk init "$W/vrepo" >/dev/null
 VA=$(sk -C "$W/vrepo" hash-object -w "$W/a")
@@ -166,8 +177,10 @@ bench "verify-ref: $BIG_RECORDS records vs 10" 1.1 -N --warmup 20 --runs 300 -- 
 bench "verify-ref --chain: $BIG_RECORDS records vs 10" - -N --warmup 1 --runs 3 -- \
 	"$SKIFF -C $W/vrepo verify-ref --chain refs/services/long" \
 	"$SKIFF -C $W/vrepo verify-ref --chain refs/services/short"
+fi
 
 # --- 5. diff of two releases: under 50 ms (issue 3) -------------------------
+if want 5; then
 # The anchor is the budget itself, `sleep 0.05`, measured as a process like
 # skiff; the info row compares with --format=json, which needs no libgit2.
 note "diff: two releases"
@@ -184,8 +197,10 @@ DB=$(sk -C "$W/drepo" --format=json release create payments-api --spec "$W/d-spe
 bench "diff of two releases (text) vs 50 ms budget" 1.0 -N --warmup 10 --runs 100 -- \
 	"$SKIFF -C $W/drepo diff $DA $DB" "sleep 0.05" \
 	"diff of two releases: text vs --format=json" "$SKIFF -C $W/drepo --format=json diff $DA $DB"
+fi
 
 # --- 6. export-git: 10,000 state commits under 30 s, nothing new under 0.5 s --
+if want 6; then
 # Absolute budgets (issue 3), recorded as rows whose anchor is the budget
 # (row_budget); the info rows put them beside git itself importing the same
 # history (git fast-import of `git fast-export` of the export) and beside
@@ -228,8 +243,10 @@ row_budget "$W/hf.xg2.json" "export-git: nothing new vs 0.5 s" 0.5
 row "$W/hf.xg2.json" "export-git nothing new vs verify-ref" - 1
 [ "$(sk -C "$W/xrepo" --format=json export-git "$W/xgit" | jq .commits)" -eq 0 ]
 rm -rf "$W/xrepo" "$W/xgit" "$W/xgit-ref" "$W/xfi" "$W/x.fi"
+fi
 
 # --- 7. release create of 512 MiB vs restic backup and openssl dgst ---------
+if want 7; then
 # Two inputs: random bytes (incompressible) and a tar of the system's
 # programs and libraries (a realistic artifact; zstd -1 stores it at about
 # half its size). Every run stores into fresh repositories: the prepare
@@ -267,8 +284,10 @@ for f in random tar; do
 	mkdir -p "$W/old"
 done
 rm -f "$W/rel-random.bin" "$W/rel-tar.bin"
+fi
 
 # --- 8. new chunk data after 1 MiB of a 256 MiB artifact changes ----------
+if want 8; then
 # Bytes a release create stores after 1 MiB in the middle of a 256 MiB
 # random artifact is overwritten (issue 3: at most 4 MiB). The chunk
 # boundaries decide it, so the figure is a draw over where they fall around
@@ -321,8 +340,10 @@ for mode in overwrite insert; do
 		"$(jq .max <<<"$stats")" - "$stats"
 done
 rm -rf "$W/ddrepo" "$W/ddtry" "$W"/dd.* "$W/dd2.bin"
+fi
 
 # --- 9. the S3 remote (issue 4): push, fetch, --direct on a local RGW --------
+if want 9; then
 # scripts/rgw.sh starts a throw-away Ceph RGW (memstore) on loopback for this
 # section; it stops on exit. Anchors run against the same RGW: Debian's awscli
 # (`aws s3 cp` / `aws s3 sync` with their defaults: 10 concurrent requests,
@@ -441,6 +462,7 @@ bench "--direct rev-parse: $BIG_RECORDS records vs 10 (warm)" - -N --warmup 5 --
 scripts/rgw.sh stop "$RGW" >/dev/null 2>&1
 rm -rf "$RGW"
 RGW=
+fi
 
 # --- report ------------------------------------------------------------------
 jq -s --arg date "$(date -u +%FT%TZ)" --arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)" \
