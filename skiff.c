@@ -14,6 +14,7 @@
 #include "common/cli.h"
 #include "plumbing/plumbing.h"
 #include "porcelain/porcelain.h"
+#include "refs/audit.h"
 #include "refs/keys.h"
 #include "refs/refs.h"
 #include "remote-s3/config.h"
@@ -22,21 +23,27 @@
 #define SKIFF_VERSION "0.1.0"
 
 static const struct sk_cmd commands[] = {
-	{ "init", cmd_init, SK_CMD_IDENTITY | SK_CMD_MUTATES, "low", "skiff init [DIR]",
+	{ "init", cmd_init, SK_CMD_IDENTITY | SK_CMD_MUTATES | SK_CMD_DRY_RUN, "low", "skiff init [DIR]",
 	  "create a repository with a trust policy rooted in your key" },
-	{ "keygen", cmd_keygen, SK_CMD_MUTATES, "none", "skiff keygen NAME",
+	{ "keygen", cmd_keygen, SK_CMD_MUTATES | SK_CMD_DRY_RUN, "none", "skiff keygen NAME",
 	  "create an ed25519 signing key" },
 	{ "key list", cmd_key_list, 0, "none", "skiff key list", "list signing keys" },
 	{ "trust show", cmd_trust_show, SK_CMD_REPO, "none", "skiff trust show",
 	  "show the trust policy: keys, roles, rules" },
-	{ "trust add-key", cmd_trust_add_key, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES, "high",
+	{ "trust add-key", cmd_trust_add_key,
+	  SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES | SK_CMD_DRY_RUN, "high",
 	  "skiff trust add-key NAME PUBKEY --role ROLE [--scope REF-PATTERN]",
 	  "grant a key a role in the trust policy (root-signed)" },
-	{ "release create", cmd_release_create, SK_CMD_REPO | SK_CMD_MUTATES, "low",
+	{ "trust set-threshold", cmd_trust_set_threshold,
+	  SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES | SK_CMD_DRY_RUN, "high",
+	  "skiff trust set-threshold N",
+	  "set how many approvers a high-risk step needs (root-signed)" },
+	{ "release create", cmd_release_create, SK_CMD_REPO | SK_CMD_MUTATES | SK_CMD_DRY_RUN, "low",
 	  "skiff release create SERVICE --spec FILE --version V [--artifact NAME=PATH]...\n"
 	  "       [--source-commit SHA] [--sign]",
 	  "compile a spec and store artifacts as a release object (--sign: and sign it)" },
-	{ "release sign", cmd_release_sign, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES, "medium",
+	{ "release sign", cmd_release_sign,
+	  SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES | SK_CMD_DRY_RUN, "medium",
 	  "skiff release sign SERVICE VERSION [--release OID]",
 	  "sign a release and create its create-only ref refs/releases/SERVICE/VERSION" },
 	{ "release verify", cmd_release_verify, SK_CMD_REPO | SK_CMD_DIRECT_OK, "none",
@@ -57,16 +64,16 @@ static const struct sk_cmd commands[] = {
 	  "change a service's settings as a signed state commit" },
 	{ "control show", cmd_control_show, SK_CMD_REPO, "none", "skiff control show SERVICE",
 	  "show a service's current control" },
-	{ "remote add", cmd_remote_add, SK_CMD_REPO | SK_CMD_MUTATES, "low",
+	{ "remote add", cmd_remote_add, SK_CMD_REPO | SK_CMD_MUTATES | SK_CMD_DRY_RUN, "low",
 	  "skiff remote add NAME URL", "name a remote (s3://bucket/prefix?endpoint=… or file:///dir)" },
 	{ "remote list", cmd_remote_list, SK_CMD_REPO, "none", "skiff remote list",
 	  "list the named remotes" },
-	{ "remote remove", cmd_remote_remove, SK_CMD_REPO | SK_CMD_MUTATES, "low",
+	{ "remote remove", cmd_remote_remove, SK_CMD_REPO | SK_CMD_MUTATES | SK_CMD_DRY_RUN, "low",
 	  "skiff remote remove NAME", "forget a remote and its remote-tracking refs" },
-	{ "push", cmd_push, SK_CMD_REPO | SK_CMD_MUTATES, "medium",
+	{ "push", cmd_push, SK_CMD_REPO | SK_CMD_MUTATES | SK_CMD_DRY_RUN, "medium",
 	  "skiff push [REMOTE] [REF-PATTERN]... [--jobs N]",
 	  "upload objects, then move the remote's refs by compare-and-swap" },
-	{ "fetch", cmd_fetch, SK_CMD_REPO | SK_CMD_MUTATES, "low",
+	{ "fetch", cmd_fetch, SK_CMD_REPO | SK_CMD_MUTATES | SK_CMD_DRY_RUN, "low",
 	  "skiff fetch [REMOTE] [--reset] [--jobs N]",
 	  "download and verify a remote's refs and objects into refs/remotes/REMOTE/" },
 	{ "hash-object", cmd_hash_object, SK_CMD_DIRECT_OK, "none",
@@ -101,15 +108,25 @@ static const struct sk_cmd commands[] = {
 	  "list operations (sagas) with their state" },
 	{ "op show", cmd_op_show, SK_CMD_REPO, "none", "skiff op show ID",
 	  "show an operation: steps with risk, reversibility and state" },
-	{ "op events", cmd_op_events, SK_CMD_REPO, "none", "skiff op events ID",
-	  "show an operation's verified event chain, oldest first" },
+	{ "op events", cmd_op_events, SK_CMD_REPO, "none", "skiff op events ID [--follow]",
+	  "show an operation's verified event chain, oldest first (--follow: as it grows)" },
 	{ "op test-run", cmd_op_test_run, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES, "low",
-	  "skiff op test-run --steps N --ledger FILE [--fail-at K] [--hang-at K] [--service S]",
+	  "skiff op test-run --steps N --ledger FILE [--fail-at K|--hang-at K|--high-at K] [--service S]",
 	  "test-only (SKIFF_TEST_OPS=1): run a test operation that writes a ledger" },
-	{ "resume", cmd_resume, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES, "medium",
-	  "skiff resume ID", "continue an interrupted operation from its stored progress" },
-	{ "cancel", cmd_cancel, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES, "medium",
-	  "skiff cancel ID", "cancel an operation, compensating its done steps in reverse" },
+	{ "approve", cmd_approve,
+	  SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES | SK_CMD_DRY_RUN, "none",
+	  "skiff approve ID [--reason TEXT]",
+	  "approve an operation's plan as a second person (approver role, not the requester)" },
+	{ "resume", cmd_resume, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES | SK_CMD_DRY_RUN,
+	  "medium", "skiff resume ID [--dry-run]",
+	  "continue an interrupted operation from its stored progress" },
+	{ "cancel", cmd_cancel, SK_CMD_REPO | SK_CMD_IDENTITY | SK_CMD_MUTATES | SK_CMD_DRY_RUN,
+	  "medium", "skiff cancel ID [--dry-run]",
+	  "cancel an operation, compensating its done steps in reverse" },
+	{ "audit", cmd_audit, SK_CMD_REPO, "none",
+	  "skiff audit [--since TIME] [--until TIME] [--service S] [--actor KEY] [--ref PATTERN]\n"
+	  "       [-n N]",
+	  "list every ref move: who, what, where, risk, operation (verified)" },
 };
 
 /* A command that plans may also be given --dry-run after its name
@@ -169,10 +186,12 @@ static void print_help(const struct sk_cli *cli, const struct sk_cmd *cmd)
 		} else {
 			json_t *arr = json_array();
 			for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-				json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "command",
-								     commands[i].name, "summary",
-								     commands[i].summary, "usage",
-								     commands[i].usage));
+				json_array_append_new(
+					arr, json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "command",
+						       commands[i].name, "summary", commands[i].summary,
+						       "usage", commands[i].usage, "risk", commands[i].risk,
+						       "mutates", !!(commands[i].flags & SK_CMD_MUTATES),
+						       "dry_run", !!(commands[i].flags & SK_CMD_DRY_RUN)));
 			doc = json_pack("{s:s, s:o}", "usage",
 					"skiff [-C DIR] [--format=text|json] [--identity NAME|PATH] "
 					"[--remote NAME|URL] [--direct] [--dry-run] [--yes] COMMAND [ARGS]",
@@ -283,6 +302,9 @@ static int setup(struct sk_cli *cli, const struct sk_cmd *cmd, struct sk_err *er
 	int rc;
 	if ((cmd->flags & SK_CMD_REPO) && (rc = sk_repo_open(&cli->repo, cli->dir, err)) < 0)
 		return rc;
+	if (cli->repo) /* every ref this command moves is journaled with these */
+		sk_repo_set_audit(cli->repo,
+				  &(struct sk_audit_ctx){ .command = cmd->name, .risk = cmd->risk });
 	if ((cmd->flags & SK_CMD_IDENTITY) && (rc = sk_cli_load_identity(cli, err)) < 0)
 		return rc;
 	return 0;

@@ -5,6 +5,7 @@
  */
 #include "common/fs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -331,5 +332,38 @@ int sk_fs_read_file(const char *path, size_t max, char **out, size_t *len, struc
 	*out = buf;
 	if (len)
 		*len = n;
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int sk_fs_list_names(const char *dir, char *(*keep)(const char *entry), char ***out, size_t *n,
+		     struct sk_err *err)
+{
+	*out = NULL;
+	*n = 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : sk_err_errno(err, errno, "cannot read", dir);
+	size_t cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char *name = keep(de->d_name);
+		if (!name)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*out = realloc(*out, cap * sizeof(**out));
+			if (!*out)
+				abort();
+		}
+		(*out)[(*n)++] = name;
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(*out, *n, sizeof(**out), name_cmp);
 	return 0;
 }

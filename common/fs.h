@@ -34,6 +34,11 @@ int sk_fs_mkdirs(const char *path, int private_dir, struct sk_err *err);
 /* mkdir -p of the directory part of path. */
 int sk_fs_mkdirs_for(const char *path, struct sk_err *err);
 int sk_fs_fsync_dir(const char *dir, struct sk_err *err);
+/* The entries of dir that keep turns into a malloc'd name (NULL: left
+ * out), sorted bytewise; a missing dir lists nothing. *out and each name
+ * are the caller's to free. */
+int sk_fs_list_names(const char *dir, char *(*keep)(const char *entry), char ***out, size_t *n,
+		     struct sk_err *err);
 int sk_fs_fsync_parent(const char *path, struct sk_err *err);
 
 /* Writes data to path atomically: a temp file beside it (O_EXCL), fsync,

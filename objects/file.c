@@ -241,6 +241,7 @@ struct store {
 	struct sk_odb *odb;
 	struct sk_odb_batch *batch;
 	int fd;
+	int dry; /* sk_file_plan: name and count chunks, write nothing */
 	int eof;
 	uint64_t read_total;
 	struct stat st0; /* fstat before reading; st_mode 0 when not regular */
@@ -300,6 +301,10 @@ static int write_chunk(struct store *s, struct writer *w, const struct job *j,
 	*fresh = 0;
 	if (!sk_odb_batch_claim(s->batch, oid))
 		return 0;
+	if (s->dry) {
+		*fresh = 1;
+		return 0;
+	}
 	int rc = sk_blob_enc_run(w->enc, j->p, j->n, &z, &zlen, err);
 	if (!rc)
 		rc = sk_odb_batch_put(s->batch, oid, z, zlen, err);
@@ -577,11 +582,12 @@ static void stop_threads(struct store *s)
 		writer_fini(&s->inline_w);
 }
 
-static int store_begin(struct store *s, struct sk_odb *odb, int fd, struct sk_err *err)
+static int store_begin(struct store *s, struct sk_odb *odb, int fd, int dry, struct sk_err *err)
 {
 	memset(s, 0, sizeof(*s));
 	s->odb = odb;
 	s->fd = fd;
+	s->dry = dry;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->work, NULL);
 	pthread_cond_init(&s->blocks_cv, NULL);
@@ -629,16 +635,28 @@ static int store_finish(struct store *s, int rc, struct sk_err *err)
 		rc = failed(s, err);
 	if (!rc)
 		rc = check_stable(s, err);
-	if (!rc)
+	if (!rc && !s->dry)
 		rc = sk_odb_batch_commit(s->batch, err);
 	return rc;
 }
 
-int sk_file_store(struct sk_odb *odb, int fd, struct sk_file_stats *stats,
-		  struct sk_oid *file_oid, unsigned char sha256[32], struct sk_err *err)
+/* The id the file object doc would have, without storing it. */
+static int doc_oid(const json_t *doc, struct sk_oid *out, struct sk_err *err)
+{
+	char *bytes = NULL;
+	size_t len = 0;
+	int rc = sk_cjson_dump(doc, &bytes, &len, err);
+	if (!rc)
+		sk_oid_hash(out, SK_OBJ_FILE, bytes, len);
+	free(bytes);
+	return rc;
+}
+
+static int file_store(struct sk_odb *odb, int fd, int dry, struct sk_file_stats *stats,
+		      struct sk_oid *file_oid, unsigned char sha256[32], struct sk_err *err)
 {
 	struct store s;
-	int rc = store_begin(&s, odb, fd, err);
+	int rc = store_begin(&s, odb, fd, dry, err);
 	if (!rc)
 		rc = store_chunks(&s, err);
 	rc = store_finish(&s, rc, err);
@@ -646,7 +664,8 @@ int sk_file_store(struct sk_odb *odb, int fd, struct sk_file_stats *stats,
 	if (!rc && !(doc = sk_file_to_json(&s.f)))
 		rc = sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
 	if (!rc)
-		rc = sk_odb_write_json(odb, SK_OBJ_FILE, doc, file_oid, err);
+		rc = dry ? doc_oid(doc, file_oid, err)
+			 : sk_odb_write_json(odb, SK_OBJ_FILE, doc, file_oid, err);
 	json_decref(doc);
 	if (!rc && sha256)
 		memcpy(sha256, s.f.sha256, 32);
@@ -654,6 +673,18 @@ int sk_file_store(struct sk_odb *odb, int fd, struct sk_file_stats *stats,
 		tally(&s, stats);
 	store_end(&s);
 	return rc;
+}
+
+int sk_file_store(struct sk_odb *odb, int fd, struct sk_file_stats *stats,
+		  struct sk_oid *file_oid, unsigned char sha256[32], struct sk_err *err)
+{
+	return file_store(odb, fd, 0, stats, file_oid, sha256, err);
+}
+
+int sk_file_plan(struct sk_odb *odb, int fd, struct sk_file_stats *stats,
+		 struct sk_oid *file_oid, unsigned char sha256[32], struct sk_err *err)
+{
+	return file_store(odb, fd, 1, stats, file_oid, sha256, err);
 }
 
 /* --- reading back: verify and extract ------------------------------ */

@@ -72,6 +72,11 @@ int sk_file_read(struct sk_odb *odb, const struct sk_oid *oid, struct sk_file **
  * succeeded when a later one failed stays: complete and harmless). */
 int sk_file_store(struct sk_odb *odb, int fd, struct sk_file_stats *stats,
 		  struct sk_oid *file_oid, unsigned char sha256[32], struct sk_err *err);
+/* sk_file_store for --dry-run: the same reading, chunking and hashing,
+ * and the same ids, digest and counts (a chunk not stored yet counts as
+ * new), but nothing is compressed or written. */
+int sk_file_plan(struct sk_odb *odb, int fd, struct sk_file_stats *stats,
+		 struct sk_oid *file_oid, unsigned char sha256[32], struct sk_err *err);
 
 /* Every chunk present, a blob, hashing to its id and of its declared
  * size, and the whole-artifact digest right. A missing or bad chunk is

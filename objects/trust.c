@@ -502,12 +502,13 @@ struct sk_trust *sk_trust_new_initial(const char *keyid, const char *name,
 	struct sk_trust_key *k = insert_key(t, name, pub);
 	insert_grant(k, "root", UNSCOPED);
 	insert_grant(k, "operator", UNSCOPED);
-	t->rules = xcalloc(8, sizeof(*t->rules));
+	t->rules = xcalloc(9, sizeof(*t->rules));
 	add_rule(t, "refs/meta/**", "root");
 	add_rule(t, "refs/releases/*/*", "release-signer");
 	add_rule(t, "refs/runners/*/*", "runner");
 	add_rule(t, "refs/services/*", "operator");
 	add_rule(t, "refs/operations/*", "operator");
+	add_rule(t, "refs/approvals/**", "approver");
 	add_rule(t, "refs/backups/**", "operator");
 	add_rule(t, "refs/secrets/*", "operator");
 	add_rule(t, "refs/**", "operator");

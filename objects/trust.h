@@ -63,8 +63,8 @@ void sk_trust_free(struct sk_trust *t);
 
 /* The initial policy: one key holding root and operator, the default
  * rules listed in skiff-refs(5) (meta refs: root; releases: release-signer;
- * runners: runner; services, operations, backups, secrets and any other
- * ref: operator), approval threshold 1. NULL when keyid (may be NULL) is
+ * runners: runner; approvals: approver; services, operations, backups,
+ * secrets and any other ref: operator), approval threshold 1. NULL when keyid (may be NULL) is
  * not pub's id or name is not a valid key name. */
 struct sk_trust *sk_trust_new_initial(const char *keyid, const char *name,
 				      const unsigned char pub[32]);

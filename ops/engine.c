@@ -3,6 +3,7 @@
  * compensation walk, and the readers of operations and their events.
  */
 #include "ops/engine.h"
+#include "ops/internal.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -16,12 +17,16 @@
 #include "objects/odb.h"
 #include "objects/refrecord.h"
 #include "objects/spec.h"
+#include "ops/opindex.h"
+#include "refs/audit.h"
 #include "refs/keys.h"
 #include "refs/refs.h"
 
 extern const struct sk_op_type sk_op_type_test;
+extern const struct sk_op_type sk_op_type_control_set;
 
-static const struct sk_op_type *const registry[] = { &sk_op_type_test, NULL };
+static const struct sk_op_type *const registry[] = { &sk_op_type_test, &sk_op_type_control_set,
+						     NULL };
 
 const struct sk_op_type *sk_op_type_find(const char *kind)
 {
@@ -140,7 +145,17 @@ static int commit(struct sk_repo *repo, const struct sk_key *key, struct sk_op *
 				    .op = str(op->doc, "id") };
 	up.expect = sk_oid_is_zero(&op->head) ? SK_EXPECT_ABSENT : SK_EXPECT_OID;
 	sk_op_killpoint("before-cas");
+	/* The audit journal records this move with the risk of the step it is
+	 * about ("none" for a change of state), the trace and the target. */
+	struct sk_audit_ctx saved = *sk_repo_audit(repo), actx = saved;
+	const char *target = str(json_object_get(op->doc, "params"), "target");
+	actx.risk = step >= 0 ? str(step_at(op, (size_t)step), "risk") : "none";
+	actx.trace = str(op->doc, "trace");
+	actx.op_service = str(op->doc, "service");
+	actx.target = target ? target : saved.target;
+	sk_repo_set_audit(repo, &actx);
 	rc = sk_refs_update(repo, key, &up, 1, NULL, err);
+	sk_repo_set_audit(repo, &saved);
 	if (rc == SK_ECONFLICT || rc == SK_ELOCKED || rc == SK_EEXISTS)
 		return sk_err_set(err, SK_ECONFLICT,
 				  "another executor holds this operation; see skiff op show ID",
@@ -151,6 +166,12 @@ static int commit(struct sk_repo *repo, const struct sk_key *key, struct sk_op *
 	op->head = doc_oid;
 	sk_op_killpoint("after-cas");
 	return 0;
+}
+
+int sk_op_transition(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op,
+		     const char *kind, long step, json_t *facts, struct sk_err *err)
+{
+	return commit(repo, key, op, kind, step, facts, err);
 }
 
 static int set_state(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op,
@@ -186,28 +207,39 @@ static json_t *plan_steps(const struct sk_op_step_def *defs, size_t n)
 
 /* The type of op and its steps, checked against what op recorded (so a
  * changed type cannot run another plan under an old operation). */
-static int load_type(const struct sk_op *op, const struct sk_op_type **type,
-		     struct sk_op_step_def *defs, size_t *n, struct sk_err *err)
+int sk_op_type_plan(const char *kind, const json_t *params, struct sk_op_step_def *defs,
+		    size_t *n, struct sk_err *err)
 {
-	const char *kind = str(op->doc, "kind");
-	*type = sk_op_type_find(kind);
-	if (!*type)
+	const struct sk_op_type *type = sk_op_type_find(kind);
+	if (!type)
 		return sk_err_set(err, SK_EINVAL, NULL, "unknown operation kind \"%s\"", kind);
-	if ((*type)->enabled && !(*type)->enabled())
+	if (type->enabled && !type->enabled())
 		return sk_err_set(err, SK_EINVAL, "set SKIFF_TEST_OPS=1 (tests only)",
 				  "operation kind \"%s\" is test-only and not enabled", kind);
-	int rc = (*type)->plan(json_object_get(op->doc, "params"), defs, n, err);
+	return type->plan(params, defs, n, err);
+}
+
+static int load_type(const struct sk_op *op, struct sk_op_step_def *defs, size_t *n,
+		     struct sk_err *err)
+{
+	int rc = sk_op_type_plan(str(op->doc, "kind"), json_object_get(op->doc, "params"), defs, n,
+				 err);
 	if (rc)
 		return rc;
 	const json_t *steps = json_object_get(op->doc, "steps");
 	if (json_array_size(steps) != *n)
 		return sk_err_set(err, SK_ECORRUPT, NULL, "operation %s: its steps differ from the plan",
 				  str(op->doc, "id"));
-	for (size_t i = 0; i < *n; i++)
-		if (strcmp(str(json_array_get(steps, i), "name"), defs[i].name) != 0)
+	for (size_t i = 0; i < *n; i++) {
+		const json_t *s = json_array_get(steps, i);
+		const char *comp = str(s, "compensation");
+		if (strcmp(str(s, "name"), defs[i].name) != 0 || strcmp(str(s, "risk"), defs[i].risk) ||
+		    json_is_true(json_object_get(s, "reversible")) != !!defs[i].reversible ||
+		    !comp != !defs[i].compensation || (comp && strcmp(comp, defs[i].compensation)))
 			return sk_err_set(err, SK_ECORRUPT, NULL,
-					  "operation %s: step %zu is not %s", str(op->doc, "id"), i,
-					  defs[i].name);
+					  "operation %s: step %zu differs from the plan of %s (%s)",
+					  str(op->doc, "id"), i, str(op->doc, "kind"), defs[i].name);
+	}
 	return 0;
 }
 
@@ -217,13 +249,7 @@ int sk_op_create(struct sk_repo *repo, const struct sk_key *key, const char *kin
 	*out = NULL;
 	struct sk_op_step_def defs[SK_OP_MAX_STEPS];
 	size_t n = 0;
-	const struct sk_op_type *type = sk_op_type_find(kind);
-	if (!type)
-		return sk_err_set(err, SK_EINVAL, NULL, "unknown operation kind \"%s\"", kind);
-	if (type->enabled && !type->enabled())
-		return sk_err_set(err, SK_EINVAL, "set SKIFF_TEST_OPS=1 (tests only)",
-				  "operation kind \"%s\" is test-only and not enabled", kind);
-	int rc = type->plan(params, defs, &n, err);
+	int rc = sk_op_type_plan(kind, params, defs, &n, err);
 	if (rc)
 		return rc;
 	char id[SK_OPID_MAX + 1], trace[SK_TRACE_HEXSZ + 1];
@@ -296,6 +322,7 @@ struct run {
 static void ctx_for(const struct run *r, size_t i, struct sk_op_ctx *ctx)
 {
 	ctx->repo = r->repo;
+	ctx->key = r->key;
 	ctx->id = str(r->op->doc, "id");
 	ctx->trace = str(r->op->doc, "trace");
 	ctx->params = json_object_get(r->op->doc, "params");
@@ -328,7 +355,9 @@ static int act_and_record(struct run *r, size_t i, int *failed, struct sk_err *e
 	sk_err_clear(&aerr);
 	json_t *step = step_at(r->op, i);
 	int rc = r->defs[i].act(&ctx, &facts, &aerr);
-	if (rc == SK_ECONFLICT) { /* lost the lease: not this step's failure */
+	struct sk_err lerr;
+	if (rc == SK_ECONFLICT && sk_op_lease_check(&ctx, &lerr) != 0) {
+		/* lost the lease: not this step's failure, the new holder goes on */
 		json_decref(facts);
 		*err = aerr;
 		return rc;
@@ -385,10 +414,13 @@ static int run_step(struct run *r, size_t i, int *failed, struct sk_err *err)
 		return resume_step(r, i, failed, err);
 	if (strcmp(st, "pending") != 0)
 		return sk_err_set(err, SK_ECORRUPT, NULL, "step %zu is %s under the cursor", i, st);
+	int rc;
+	if (strcmp(r->defs[i].risk, "high") == 0 && (rc = sk_op_gate(r->repo, r->key, r->op, i, err)))
+		return rc;
 	step_set(step, "running", "started", NULL);
 	json_t *facts = json_pack("{s:s, s:s, s:b}", "name", r->defs[i].name, "risk",
 				  r->defs[i].risk, "reversible", r->defs[i].reversible);
-	int rc = commit(r->repo, r->key, r->op, "intent", (long)i, facts, err);
+	rc = commit(r->repo, r->key, r->op, "intent", (long)i, facts, err);
 	return rc ? rc : act_and_record(r, i, failed, err);
 }
 
@@ -483,11 +515,10 @@ static int failed_error(const struct run *r, struct sk_err *err)
 static int start_run(struct run *r, struct sk_repo *repo, const struct sk_key *key,
 		     struct sk_op *op, struct sk_err *err)
 {
-	const struct sk_op_type *type;
 	r->repo = repo;
 	r->key = key;
 	r->op = op;
-	int rc = load_type(op, &type, r->defs, &r->n, err);
+	int rc = load_type(op, r->defs, &r->n, err);
 	if (!rc)
 		setenv("SKIFF_TRACE_ID", str(op->doc, "trace"), 1);
 	return rc;
@@ -504,9 +535,11 @@ int sk_op_run(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op,
 	if (sk_op_state_final(st))
 		return strcmp(st, "compensated") == 0 && has_failed_step(&r) ? failed_error(&r, err)
 									     : 0;
-	if (strcmp(st, "awaiting-approval") == 0)
-		return sk_err_set(err, SK_EAPPROVAL, "approval is not implemented yet",
-				  "operation %s awaits approval", str(op->doc, "id"));
+	/* awaiting-approval: the gate of the step under the cursor decides
+	 * (it stays put, exit 5, until enough approvals are stored) */
+	if (strcmp(st, "awaiting-approval") == 0 &&
+	    (rc = sk_op_gate(repo, key, op, (size_t)num(op->doc, "cursor"), err)))
+		return rc;
 	if (strcmp(st, "failed") == 0 || strcmp(st, "compensating") == 0) {
 		rc = compensate_all(&r, has_failed_step(&r) ? "compensated" : "cancelled", err);
 		return rc ? rc : has_failed_step(&r) ? failed_error(&r, err) : 0;
@@ -528,7 +561,8 @@ int sk_op_cancel(struct sk_repo *repo, const struct sk_key *key, struct sk_op *o
 		 struct sk_err *err)
 {
 	const char *st = str(op->doc, "state");
-	if (sk_op_state_final(st))
+	/* a succeeded operation is undone: its steps compensated, "cancelled" */
+	if (sk_op_state_final(st) && strcmp(st, "succeeded") != 0)
 		return sk_err_set(err, SK_ECONFLICT, "skiff op show ID shows it",
 				  "operation %s is already %s", str(op->doc, "id"), st);
 	struct run r;
@@ -572,45 +606,10 @@ int sk_op_events(struct sk_repo *repo, const struct sk_op *op, json_t **out, str
 	return 0;
 }
 
-static json_t *summary(const json_t *doc)
-{
-	size_t done = 0, n = json_array_size(json_object_get(doc, "steps"));
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(str(json_array_get(json_object_get(doc, "steps"), i), "state"),
-			   "succeeded") == 0)
-			done++;
-	return json_pack("{s:s, s:s, s:O, s:s, s:I, s:I, s:I, s:s}", "id", str(doc, "id"), "kind",
-			 str(doc, "kind"), "service", json_object_get(doc, "service"), "state",
-			 str(doc, "state"), "created", (json_int_t)num(doc, "created"), "steps",
-			 (json_int_t)n, "done", (json_int_t)done, "actor", str(doc, "actor"));
-}
-
+/* Summaries come from the operations index (ops/opindex.h): a listing
+ * stats the ref files and reads only the operations that changed. */
 int sk_op_list(struct sk_repo *repo, const char *service, const char *state, json_t **out,
 	       struct sk_err *err)
 {
-	struct sk_refrecord *recs = NULL;
-	size_t n = 0;
-	int rc = sk_refs_list(repo, "refs/operations/*", 0, &recs, &n, err);
-	if (rc)
-		return rc;
-	json_t *arr = json_array();
-	for (size_t i = 0; i < n && !rc; i++) {
-		json_t *doc = NULL;
-		rc = sk_odb_read_json(sk_repo_odb(repo), &recs[i].oid, SK_OBJ_OPERATION, 0, &doc, err);
-		if (!rc)
-			rc = sk_operation_check(doc, err);
-		if (rc)
-			sk_err_wrap(err, "%s", recs[i].ref);
-		else if ((!service || (str(doc, "service") && strcmp(str(doc, "service"), service) == 0)) &&
-			 (!state || strcmp(str(doc, "state"), state) == 0))
-			json_array_append_new(arr, summary(doc));
-		json_decref(doc);
-	}
-	free(recs);
-	if (rc) {
-		json_decref(arr);
-		return rc;
-	}
-	*out = arr;
-	return 0;
+	return sk_opindex_list(repo, service, state, 0, out, NULL, err);
 }

@@ -43,6 +43,7 @@ struct sk_key;
 /* What an action sees. */
 struct sk_op_ctx {
 	struct sk_repo *repo;
+	const struct sk_key *key; /* the executor's: what an action signs with */
 	const char *id;
 	const char *trace;
 	const json_t *params;
@@ -85,6 +86,10 @@ struct sk_op_type {
 
 /* The registry: NULL when kind is unknown. */
 const struct sk_op_type *sk_op_type_find(const char *kind);
+/* The steps of kind for params: SK_EINVAL for an unknown kind, a
+ * test-only kind not enabled, or params the type refuses. */
+int sk_op_type_plan(const char *kind, const json_t *params, struct sk_op_step_def *defs,
+		    size_t *n, struct sk_err *err);
 
 /* One loaded operation: its document and the object the ref points at. */
 struct sk_op {
@@ -110,8 +115,9 @@ void sk_op_free(struct sk_op *op);
 int sk_op_run(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op,
 	      struct sk_err *err);
 /* Cancels: compensates what succeeded (and an interrupted step whose
- * effect observe finds), in reverse order, then "cancelled". A final
- * operation is SK_ECONFLICT. */
+ * effect observe finds), in reverse order, then "cancelled"; a succeeded
+ * operation is undone the same way. A compensated or cancelled one is
+ * SK_ECONFLICT. */
 int sk_op_cancel(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op,
 		 struct sk_err *err);
 
@@ -123,6 +129,27 @@ int sk_op_events(struct sk_repo *repo, const struct sk_op *op, json_t **out, str
  * operation, oldest first; service/state filter when not NULL. */
 int sk_op_list(struct sk_repo *repo, const char *service, const char *state, json_t **out,
 	       struct sk_err *err);
+
+/* --- two-party approval (ops/approve.c) ---------------------------
+ * A high-risk step waits in awaiting-approval until the operation holds
+ * as many valid approvals as the trust policy's threshold. Valid: a
+ * stored `approval` object for this operation id and its current plan
+ * digest, signed by a key of the policy that holds "approver" with a
+ * scope covering refs/services/<service> (refs/operations/<id> for an
+ * operation without a service), that is not the requester (the
+ * operation's actor), one per key. */
+
+/* {"plan":HEX,"needed":N,"valid":M,"approvals":[{"id","signer",
+ * "signer_name","time","reason","counts","why"}]} for op. */
+int sk_op_approvals(struct sk_repo *repo, const struct sk_op *op, json_t **out,
+		    struct sk_err *err);
+/* Signs and stores key's approval of op (which must be awaiting
+ * approval) and records it in the operation: SK_EROLE for the requester
+ * or a key without the approver role, SK_ECONFLICT when op is not
+ * waiting or key already approved it. dry_run checks without writing.
+ * out (may be NULL) receives sk_op_approvals' result after the change. */
+int sk_op_approve(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op,
+		  const char *reason, int dry_run, json_t **out, struct sk_err *err);
 
 /* A kill point (see above); where names it in nothing but a debugger. */
 void sk_op_killpoint(const char *where);

@@ -4,6 +4,7 @@
  */
 #include "ops/opdoc.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "objects/cjson.h"
@@ -20,6 +21,7 @@ const char *const sk_op_event_kinds[] = { "created",	       "intent",
 					  "result",	       "observed",
 					  "step-failed",       "compensate-intent",
 					  "compensate-result", "state",
+					  "approved",
 					  NULL };
 const char *const sk_op_risks[] = { "none", "low", "medium", "high", NULL };
 
@@ -267,4 +269,38 @@ int sk_event_check(const json_t *doc, struct sk_err *err)
 	if (!rc && (seq == 1) == present)
 		rc = bad(err, "\"prev\" must be null exactly when \"seq\" is %s", "1");
 	return rc ? sk_err_wrap(err, "event") : 0;
+}
+
+json_t *sk_op_plan_steps(const json_t *doc)
+{
+	json_t *steps = json_array();
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(doc, "steps"), i, s)
+		json_array_append_new(steps, json_pack("{s:O, s:O, s:O, s:O}", "compensation",
+						       json_object_get(s, "compensation"), "name",
+						       json_object_get(s, "name"), "reversible",
+						       json_object_get(s, "reversible"), "risk",
+						       json_object_get(s, "risk")));
+	return steps;
+}
+
+int sk_op_plan_digest(const json_t *doc, unsigned char out[32], struct sk_err *err)
+{
+	json_t *steps = sk_op_plan_steps(doc);
+	json_t *plan = json_pack("{s:O, s:O, s:O, s:O, s:o, s:i}", "id", json_object_get(doc, "id"),
+				 "kind", json_object_get(doc, "kind"), "params",
+				 json_object_get(doc, "params"), "service",
+				 json_object_get(doc, "service"), "steps", steps, "v", 1);
+	if (!plan)
+		return sk_err_set(err, SK_EINVAL, NULL, "operation document lacks its plan");
+	char *bytes = NULL;
+	size_t len = 0;
+	int rc = sk_cjson_dump(plan, &bytes, &len, err);
+	json_decref(plan);
+	if (rc)
+		return rc;
+	sk_sha256(bytes, len, out);
+	free(bytes);
+	return 0;
 }

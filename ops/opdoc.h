@@ -49,6 +49,16 @@ int sk_op_enum_has(const char *const *list, const char *s);
 /* 1 for succeeded, compensated, cancelled: nothing left to run. */
 int sk_op_state_final(const char *state);
 
+/* The plan part of each step of a checked operation document, a new
+ * array of {"compensation","name","reversible","risk"}. */
+json_t *sk_op_plan_steps(const json_t *doc);
+/* The digest an approval binds: SHA-256 of the canonical JSON
+ *   {"id","kind","params","service","steps":[{"compensation","name",
+ *    "reversible","risk"},...],"v":1}
+ * taken from a checked operation document: what the operation will do,
+ * not how far it got. */
+int sk_op_plan_digest(const json_t *doc, unsigned char out[32], struct sk_err *err);
+
 /* Checks an operation document (untrusted): exact keys, v 1, ids, enums,
  * cursor within the steps, "event" null exactly when "events" is 0. */
 int sk_operation_check(const json_t *doc, struct sk_err *err);

@@ -1,6 +1,7 @@
 /*
  * The test-only operation type "test" (enabled only with SKIFF_TEST_OPS=1):
- * params {steps: "N", ledger: PATH, fail_at: "K"?}. Step K appends the
+ * params {steps: "N", ledger: PATH, fail_at: "K"?, high_at: "K"?}; step
+ * high_at is high risk (two-party approval), the others low. Step K appends the
  * line "do <op> step-K <trace>" to the ledger unless it is there already
  * (observe-then-act), its compensation "undo <op> step-K <trace>"; step
  * fail_at fails before doing anything. With SKIFF_TEST_OP_HANG=K in the
@@ -139,7 +140,7 @@ static int plan(const json_t *params, struct sk_op_step_def *steps, size_t *n, s
 		struct sk_op_step_def *s = &steps[i];
 		memset(s, 0, sizeof(*s));
 		snprintf(s->name, sizeof(s->name), "step-%ld", i + 1);
-		s->risk = "low";
+		s->risk = param_num(params, "high_at") == i + 1 ? "high" : "low";
 		s->reversible = 1;
 		s->compensation = "undo";
 		s->act = act;

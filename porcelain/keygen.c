@@ -1,9 +1,12 @@
 /*
  * skiff keygen NAME: a new ed25519 identity. The private key is written
- * mode 0600 and never over an existing file.
+ * mode 0600 and never over an existing file. --dry-run says where the
+ * files would go and refuses what keygen would refuse; no key is made.
  */
 #include <stdlib.h>
 
+#include "common/fs.h"
+#include "porcelain/dryrun.h"
 #include "porcelain/porcelain.h"
 #include "refs/keys.h"
 
@@ -29,10 +32,43 @@ static void keygen_text(FILE *out, const json_t *r)
 		json_string_value(json_object_get(r, "name")));
 }
 
+static int keygen_dry_run(struct sk_cli *cli, const char *name, struct sk_err *err)
+{
+	int rc = sk_key_name_check(name, err);
+	if (rc < 0)
+		return rc;
+	char *dir = sk_key_dir(), file[SK_KEY_NAME_MAX + 8];
+	snprintf(file, sizeof(file), "%s.key", name);
+	char *key = sk_path_join(dir, file);
+	snprintf(file, sizeof(file), "%s.pub", name);
+	char *pub = sk_path_join(dir, file);
+	if (sk_fs_exists(key))
+		rc = sk_err_set(err, SK_EEXISTS,
+				"choose another name, or use the existing key with --identity; "
+				"keys are never overwritten",
+				"key %s already exists at %s", name, key);
+	if (!rc) {
+		json_t *plan = sk_dry_plan("keygen", NULL);
+		json_t *s = sk_dry_step(plan, "create-key", "none", 1, NULL);
+		char detail[SK_ERR_MSG];
+		snprintf(detail, sizeof(detail), "%s (mode 0600) and %s", key, pub);
+		json_object_set_new(s, "detail", sk_json_str(detail));
+		sk_dry_result(cli, plan,
+			      json_pack("{s:s, s:s, s:s, s:s}", "name", name, "path", key, "public_path",
+					pub, "dir", dir));
+	}
+	free(dir);
+	free(key);
+	free(pub);
+	return rc;
+}
+
 int cmd_keygen(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 {
 	if (argc != 2 || argv[1][0] == '-')
 		return sk_cli_usage(cli, err, "keygen takes exactly one NAME");
+	if (cli->dry_run)
+		return keygen_dry_run(cli, argv[1], err);
 	struct sk_key *k = NULL;
 	int rc = sk_key_generate(&k, argv[1], err);
 	if (rc < 0)

@@ -1,9 +1,10 @@
 /*
- * skiff op list | show | events, skiff resume, skiff cancel, and the
- * test-only skiff op test-run: the commands over the saga engine
- * (ops/engine.h). Anyone holding the repository can see where an
- * operation stands and continue or cancel it; the engine's CAS on
- * refs/operations/<id> makes a second executor stop with exit 3.
+ * skiff op list | show, skiff resume, skiff cancel, and the test-only
+ * skiff op test-run (op events is porcelain/op_events.c): the commands
+ * over the saga engine (ops/engine.h). Anyone holding the repository
+ * can see where an operation stands and continue or cancel it; the
+ * engine's CAS on refs/operations/<id> makes a second executor stop with
+ * exit 3.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "ops/engine.h"
+#include "ops/plan.h"
 #include "porcelain/porcelain.h"
 #include "refs/refs.h"
 
@@ -80,15 +82,33 @@ static void show_text(FILE *out, const json_t *r)
 		fprintf(out, "  %-3zu %-20s %-7s %-10s %s\n", i + 1, jstr(s, "name"), jstr(s, "risk"),
 			json_is_true(json_object_get(s, "reversible")) ? "yes" : "no",
 			jstr(s, "state"));
+	const json_t *ap = json_object_get(r, "approval");
+	size_t k;
+	json_t *a;
+	json_array_foreach(json_object_get(ap, "approvals"), k, a)
+		fprintf(out, "%s  approval %s by %s%s%s\n", k ? "" : "\n", jstr(a, "id"),
+			jstr(a, "signer_name"),
+			json_is_true(json_object_get(a, "counts")) ? "" : ": does not count, ",
+			json_is_true(json_object_get(a, "counts")) ? "" : jstr(a, "why"));
 	const char *st = jstr(op, "state");
-	if (!sk_op_state_final(st))
+	long long valid = (long long)json_integer_value(json_object_get(ap, "valid"));
+	long long needed = (long long)json_integer_value(json_object_get(ap, "needed"));
+	if (strcmp(st, "awaiting-approval") == 0 && valid < needed)
+		fprintf(out, "\napprovals  %lld of %lld (plan %.16s)\nnext: an approver runs skiff "
+			     "approve %s, then skiff resume %s\n",
+			valid, needed, jstr(ap, "plan"), jstr(op, "id"), jstr(op, "id"));
+	else if (strcmp(st, "awaiting-approval") == 0)
+		fprintf(out, "\napprovals  %lld of %lld\nnext: skiff resume %s\n", valid, needed,
+			jstr(op, "id"));
+	else if (!sk_op_state_final(st))
 		fprintf(out, "\nnext: skiff resume %s   (or skiff cancel %s)\n", jstr(op, "id"),
 			jstr(op, "id"));
 }
 
-static json_t *show_json(const struct sk_op *op)
+static json_t *show_json(const struct sk_op *op, json_t *approval)
 {
-	return json_pack("{s:O, s:o}", "operation", op->doc, "object", sk_json_oid(&op->head));
+	return json_pack("{s:O, s:o, s:o}", "operation", op->doc, "object", sk_json_oid(&op->head),
+			 "approval", approval);
 }
 
 static int one_id(struct sk_cli *cli, int argc, char **argv, const char *what, struct sk_err *err)
@@ -102,52 +122,18 @@ int cmd_op_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 {
 	struct sk_op *op = NULL;
 	int rc = one_id(cli, argc, argv, "op show", err);
+	json_t *approval = NULL;
 	if (!rc)
 		rc = sk_op_load(cli->repo, argv[1], &op, err);
 	if (!rc)
-		sk_cli_result(cli, show_json(op), show_text);
+		rc = sk_op_approvals(cli->repo, op, &approval, err);
+	if (!rc)
+		sk_cli_result(cli, show_json(op, approval), show_text);
 	sk_op_free(op);
 	return rc;
 }
 
-static void events_text(FILE *out, const json_t *r)
-{
-	size_t i;
-	json_t *e;
-	char t[32];
-	json_array_foreach(json_object_get(r, "events"), i, e) {
-		const json_t *step = json_object_get(e, "step");
-		char *facts = json_dumps(json_object_get(e, "facts"), JSON_COMPACT | JSON_SORT_KEYS);
-		char sbuf[24] = "-";
-		if (json_is_integer(step))
-			snprintf(sbuf, sizeof(sbuf), "%lld", (long long)json_integer_value(step) + 1);
-		fprintf(out, "%4lld  %s  %-18s %-4s %s  %s\n",
-			(long long)json_integer_value(json_object_get(e, "seq")),
-			sk_out_time((long long)json_integer_value(json_object_get(e, "time")), t,
-				    sizeof(t)),
-			jstr(e, "kind"), sbuf, jstr(e, "actor"), facts ? facts : "");
-		free(facts);
-	}
-}
-
-int cmd_op_events(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
-{
-	struct sk_op *op = NULL;
-	json_t *events = NULL;
-	int rc = one_id(cli, argc, argv, "op events", err);
-	if (!rc)
-		rc = sk_op_load(cli->repo, argv[1], &op, err);
-	if (!rc)
-		rc = sk_op_events(cli->repo, op, &events, err);
-	if (!rc)
-		sk_cli_result(cli,
-			      json_pack("{s:s, s:s, s:o}", "op", argv[1], "trace",
-					json_string_value(json_object_get(op->doc, "trace")), "events",
-					events),
-			      events_text);
-	sk_op_free(op);
-	return rc;
-}
+/* skiff op events [--follow] is porcelain/op_events.c. */
 
 static void run_text(FILE *out, const json_t *r)
 {
@@ -164,7 +150,15 @@ static int finish(struct sk_cli *cli, struct sk_op *op, int rc, struct sk_err *e
 	if (rc) {
 		json_decref(cli->error_details);
 		cli->error_details = json_pack("{s:s, s:s}", "op", id, "state", state);
-		if (sk_op_state_final(state))
+		if (rc == SK_EAPPROVAL) {
+			/* the agent's next step, in the error it reads */
+			char cmd[128];
+			snprintf(cmd, sizeof(cmd), "skiff approve %s", id);
+			json_object_set_new(cli->error_details, "approve", json_string(cmd));
+			snprintf(err->hint, sizeof(err->hint),
+				 "an approver (not the requester) runs: %s; then: skiff resume %s", cmd,
+				 id);
+		} else if (sk_op_state_final(state))
 			snprintf(err->hint, sizeof(err->hint), "skiff op events %s shows what ran", id);
 		else if (rc != SK_ECONFLICT)
 			snprintf(err->hint, sizeof(err->hint), "skiff op show %s; skiff resume %s", id,
@@ -177,6 +171,28 @@ static int finish(struct sk_cli *cli, struct sk_op *op, int rc, struct sk_err *e
 	return 0;
 }
 
+static void plan_text(FILE *out, const json_t *r)
+{
+	sk_op_plan_text(out, json_object_get(r, "plan"));
+	fprintf(out, "nothing was changed (--dry-run)\n");
+}
+
+/* --dry-run of resume and cancel: the plan (ops/plan.h), nothing written. */
+static int dry_run(struct sk_cli *cli, const struct sk_op *op,
+		   int (*planner)(const struct sk_op *, json_t **, struct sk_err *),
+		   struct sk_err *err)
+{
+	json_t *plan = NULL;
+	int rc = planner(op, &plan, err);
+	if (!rc)
+		sk_cli_result(cli,
+			      json_pack("{s:b, s:O, s:O, s:o}", "dry_run", 1, "op",
+					json_object_get(op->doc, "id"), "state",
+					json_object_get(op->doc, "state"), "plan", plan),
+			      plan_text);
+	return rc;
+}
+
 int cmd_resume(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 {
 	struct sk_op *op = NULL;
@@ -185,7 +201,10 @@ int cmd_resume(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 		rc = sk_op_load(cli->repo, argv[1], &op, err);
 	if (rc)
 		return rc;
-	rc = finish(cli, op, sk_op_run(cli->repo, cli->key, op, err), err);
+	if (cli->dry_run)
+		rc = dry_run(cli, op, sk_op_plan_resume, err);
+	else
+		rc = finish(cli, op, sk_op_run(cli->repo, cli->key, op, err), err);
 	sk_op_free(op);
 	return rc;
 }
@@ -198,7 +217,10 @@ int cmd_cancel(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 		rc = sk_op_load(cli->repo, argv[1], &op, err);
 	if (rc)
 		return rc;
-	rc = finish(cli, op, sk_op_cancel(cli->repo, cli->key, op, err), err);
+	if (cli->dry_run)
+		rc = dry_run(cli, op, sk_op_plan_cancel, err);
+	else
+		rc = finish(cli, op, sk_op_cancel(cli->repo, cli->key, op, err), err);
 	sk_op_free(op);
 	return rc;
 }
@@ -211,8 +233,9 @@ int cmd_op_test_run(struct sk_cli *cli, int argc, char **argv, struct sk_err *er
 					      { "hang-at", required_argument, NULL, 'h' },
 					      { "ledger", required_argument, NULL, 'l' },
 					      { "service", required_argument, NULL, 's' },
+					      { "high-at", required_argument, NULL, 'H' },
 					      { NULL, 0, NULL, 0 } };
-	const char *steps = NULL, *fail = NULL, *ledger = NULL, *service = NULL;
+	const char *steps = NULL, *fail = NULL, *ledger = NULL, *service = NULL, *high = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -221,6 +244,7 @@ int cmd_op_test_run(struct sk_cli *cli, int argc, char **argv, struct sk_err *er
 		case 'h': setenv("SKIFF_TEST_OP_HANG", optarg, 1); break;
 		case 'l': ledger = optarg; break;
 		case 's': service = optarg; break;
+		case 'H': high = optarg; break;
 		default: return sk_cli_usage(cli, err, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -234,6 +258,8 @@ int cmd_op_test_run(struct sk_cli *cli, int argc, char **argv, struct sk_err *er
 	json_t *params = json_pack("{s:s, s:s}", "steps", steps, "ledger", path);
 	if (fail)
 		json_object_set_new(params, "fail_at", json_string(fail));
+	if (high)
+		json_object_set_new(params, "high_at", json_string(high));
 	struct sk_op *op = NULL;
 	int rc = sk_op_create(cli->repo, cli->key, "test", service, params, &op, err);
 	json_decref(params);

@@ -12,6 +12,7 @@ int cmd_key_list(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_init(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_trust_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_trust_add_key(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_trust_set_threshold(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_create(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_sign(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_verify(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
@@ -27,6 +28,8 @@ int cmd_op_events(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 int cmd_op_test_run(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_resume(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_cancel(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_approve(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_audit(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 
 int cmd_remote_add(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_remote_list(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);

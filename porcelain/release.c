@@ -25,6 +25,7 @@
 #include "objects/file.h"
 #include "objects/release.h"
 #include "objects/spec.h"
+#include "porcelain/dryrun.h"
 #include "porcelain/porcelain.h"
 #include "porcelain/release_common.h"
 #include "refs/refs.h"
@@ -292,6 +293,76 @@ static int write_release(struct sk_cli *cli, const struct create_args *a, const 
 	return 0;
 }
 
+/* --dry-run: the artifacts are read, chunked and hashed as create would
+ * (sk_file_plan), so the digests, the release id and what would be new
+ * against this store are exact; nothing is stored or recorded. */
+static int create_dry_run(struct sk_cli *cli, struct create_args *a, const json_t *spec,
+			  struct sk_release_artifact *arts, const struct sk_release_source *src,
+			  struct sk_err *err)
+{
+	json_t *out_arts = json_array(), *doc = NULL;
+	uint64_t new_bytes = 0, dedup = 0, new_chunks = 0;
+	int rc = 0;
+	for (size_t i = 0; i < a->n && !rc; i++) {
+		struct sk_file_stats st;
+		memset(&st, 0, sizeof(st));
+		snprintf(arts[i].name, sizeof(arts[i].name), "%s", a->arts[i].name);
+		rc = sk_file_plan(sk_repo_odb(cli->repo), a->arts[i].fd, &st, &arts[i].file,
+				  arts[i].sha256, err);
+		if (rc < 0) {
+			sk_err_wrap(err, "artifact %s (%s)", a->arts[i].name, a->arts[i].path);
+			break;
+		}
+		arts[i].size = st.bytes;
+		new_bytes += st.new_bytes;
+		dedup += st.dedup_bytes;
+		new_chunks += st.new_chunks;
+		json_array_append_new(out_arts, artifact_json(&arts[i], &st));
+	}
+	struct sk_oid oid;
+	if (!rc)
+		rc = sk_release_build(&doc, a->service, a->version, spec, arts, a->n, src, err);
+	if (!rc)
+		rc = sk_dry_json_oid(SK_OBJ_RELEASE, doc, &oid, err);
+	json_decref(doc);
+	if (rc) {
+		json_decref(out_arts);
+		return rc;
+	}
+	char detail[SK_ERR_MSG], b1[32], b2[32], hex[SK_OID_HEXSZ + 1], ref[SK_REF_MAX + 1];
+	json_t *plan = sk_dry_plan("release create", a->service), *s;
+	s = sk_dry_step(plan, "store-objects", "low", 0, NULL);
+	snprintf(detail, sizeof(detail), "release %.16s…: %llu new chunk%s, %s new, %s deduplicated",
+		 sk_oid_tohex(&oid, hex), (unsigned long long)new_chunks, new_chunks == 1 ? "" : "s",
+		 sk_rel_human_size(new_bytes, b1, sizeof(b1)), sk_rel_human_size(dedup, b2, sizeof(b2)));
+	json_object_set_new(s, "detail", sk_json_str(detail));
+	if (!a->sign) {
+		s = sk_dry_step(plan, "record-pending", "none", 1, NULL);
+		snprintf(detail, sizeof(detail), "for: skiff release sign %s %s", a->service, a->version);
+		json_object_set_new(s, "detail", sk_json_str(detail));
+	} else if ((rc = sk_rel_ref(ref, sizeof(ref), a->service, a->version, err)) == 0) {
+		char name[SK_REF_MAX + 16];
+		snprintf(name, sizeof(name), "create-ref %s", ref);
+		sk_dry_step(plan, "write-signature", "low", 1, NULL);
+		s = sk_dry_step(plan, name, "medium", 0, NULL);
+		json_object_set_new(s, "ref", sk_json_str(ref));
+		json_object_set_new(s, "old", json_null());
+		json_object_set_new(s, "detail", sk_json_str("create-only: a release never moves"));
+	}
+	if (rc) {
+		json_decref(plan);
+		json_decref(out_arts);
+		return rc;
+	}
+	sk_dry_result(cli, plan,
+		      json_pack("{s:o, s:s, s:s, s:o, s:I, s:I, s:I, s:b}", "release",
+				sk_json_oid(&oid), "service", a->service, "version", a->version,
+				"artifacts", out_arts, "bytes_new", (json_int_t)new_bytes,
+				"bytes_deduplicated", (json_int_t)dedup, "chunks_new",
+				(json_int_t)new_chunks, "sign", a->sign));
+	return 0;
+}
+
 static int create(struct sk_cli *cli, struct create_args *a, struct sk_err *err)
 {
 	json_t *spec = NULL, *out_arts = json_array();
@@ -309,6 +380,10 @@ static int create(struct sk_cli *cli, struct create_args *a, struct sk_err *err)
 	for (size_t i = 0; i < a->n; i++)
 		if ((rc = open_artifact(&a->arts[i], err)) < 0)
 			goto out;
+	if (cli->dry_run) {
+		rc = create_dry_run(cli, a, spec, arts, &src, err);
+		goto out;
+	}
 	if ((rc = store_artifacts(sk_repo_odb(cli->repo), a, arts, out_arts, err)) < 0)
 		goto out;
 	rc = write_release(cli, a, spec, arts, &src, out_arts, err);

@@ -189,42 +189,59 @@ static int build_signature(const struct sk_key *key, const struct sk_oid *rel, i
 	return rc;
 }
 
+static int already_signed(int rc, const char *service, const char *version, const char *ref,
+			  struct sk_err *err)
+{
+	if (rc == SK_ECONFLICT || rc == SK_EEXISTS)
+		return sk_err_set(err, SK_EEXISTS, "a release never moves: create a new version",
+				  "release %s %s is already signed (%s)", service, version, ref);
+	return rc;
+}
+
 /* The plan runs with the release as a stand-in target (it exists; the
  * signature does not yet): names, role and create-only are checked
  * before anything is written. */
-int sk_rel_sign(struct sk_repo *repo, const struct sk_key *key, const char *service,
-		const char *version, const struct sk_oid *rel, json_t **result, struct sk_err *err)
+int sk_rel_sign_check(struct sk_repo *repo, const struct sk_key *key, const char *service,
+		      const char *version, const struct sk_oid *rel, struct sk_err *err)
 {
-	struct sk_odb *odb = sk_repo_odb(repo);
 	char ref[SK_REF_MAX + 1];
-	struct sk_oid sig_oid;
 	struct sk_release *r = NULL;
-	char *bytes = NULL;
-	size_t len = 0;
-	int64_t now = (int64_t)time(NULL);
-	*result = NULL;
 	int rc = sk_rel_ref(ref, sizeof(ref), service, version, err);
 	if (rc == 0)
-		rc = sk_rel_read(odb, rel, service, version, &r, err);
+		rc = sk_rel_read(sk_repo_odb(repo), rel, service, version, &r, err);
 	sk_release_free(r);
 	if (rc == 0) /* a deleted release ref counts too: a version is signed once */
 		rc = sk_rel_check_unsigned(repo, service, version, err);
 	struct sk_ref_update up = { .ref = ref, .new_oid = *rel, .expect = SK_EXPECT_ABSENT };
 	if (rc == 0)
 		rc = sk_refs_update_plan(repo, key, &up, 1, NULL, err);
+	return already_signed(rc, service, version, ref, err);
+}
+
+int sk_rel_sign(struct sk_repo *repo, const struct sk_key *key, const char *service,
+		const char *version, const struct sk_oid *rel, json_t **result, struct sk_err *err)
+{
+	struct sk_odb *odb = sk_repo_odb(repo);
+	char ref[SK_REF_MAX + 1];
+	struct sk_oid sig_oid = { { 0 } };
+	char *bytes = NULL;
+	size_t len = 0;
+	int64_t now = (int64_t)time(NULL);
+	*result = NULL;
+	int rc = sk_rel_ref(ref, sizeof(ref), service, version, err);
 	if (rc == 0)
-		rc = build_signature(key, rel, now, &bytes, &len, &sig_oid, err);
+		rc = sk_rel_sign_check(repo, key, service, version, rel, err);
+	if (rc < 0)
+		return rc;
+	rc = build_signature(key, rel, now, &bytes, &len, &sig_oid, err);
 	if (rc == 0)
 		rc = sk_odb_write(odb, SK_OBJ_SIGNATURE, bytes, len, &sig_oid, err);
 	free(bytes);
-	up.new_oid = sig_oid;
+	struct sk_ref_update up = { .ref = ref, .new_oid = sig_oid, .expect = SK_EXPECT_ABSENT };
 	if (rc == 0)
 		rc = sk_refs_update(repo, key, &up, 1, NULL, err);
-	if (rc == SK_ECONFLICT || rc == SK_EEXISTS)
-		return sk_err_set(err, SK_EEXISTS, "a release never moves: create a new version",
-				  "release %s %s is already signed (%s)", service, version, ref);
 	if (rc < 0)
-		return rc;
+		return already_signed(rc, service, version, ref, err);
 	sk_rel_pending_clear(repo, service, version);
 	*result = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:I}", "service", service,
 			    "version", version, "ref", ref, "signature", sk_json_oid(&sig_oid),

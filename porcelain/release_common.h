@@ -75,6 +75,11 @@ int sk_rel_load_signed(struct sk_repo *repo, const char *service, const char *ve
  * signer_name, time}. */
 int sk_rel_sign(struct sk_repo *repo, const struct sk_key *key, const char *service,
 		const char *version, const struct sk_oid *rel, json_t **result, struct sk_err *err);
+/* Every check sk_rel_sign makes before it writes (the release, the
+ * signer's role, an existing ref: SK_EEXISTS), for --dry-run; writes
+ * nothing. */
+int sk_rel_sign_check(struct sk_repo *repo, const struct sk_key *key, const char *service,
+		      const char *version, const struct sk_oid *rel, struct sk_err *err);
 
 /* {oid, ref, signer, signer_name, time}: a signature as release create,
  * show and list report it; from a sk_rel_sign result or a checked ref. */

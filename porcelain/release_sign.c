@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "objects/file.h"
+#include "porcelain/dryrun.h"
 #include "porcelain/porcelain.h"
 #include "porcelain/release_common.h"
 
@@ -83,6 +84,34 @@ static int pick_release(struct sk_cli *cli, const struct sign_args *a, struct sk
 	return rc;
 }
 
+/* --dry-run: every check of the signing path, then the plan; no
+ * signature object, no ref. */
+static int sign_dry_run(struct sk_cli *cli, const struct sign_args *a, const char *ref,
+			const struct sk_oid *rel, struct sk_err *err)
+{
+	int rc = sk_rel_sign_check(cli->repo, cli->key, a->service, a->version, rel, err);
+	if (rc < 0)
+		return rc;
+	char detail[SK_ERR_MSG], hex[SK_OID_HEXSZ + 1];
+	json_t *plan = sk_dry_plan("release sign", a->service);
+	json_t *s = sk_dry_step(plan, "write-signature", "low", 1, NULL);
+	snprintf(detail, sizeof(detail), "signature over release %.16s… by %s (%s)",
+		 sk_oid_tohex(rel, hex), sk_key_name(cli->key), sk_key_id(cli->key));
+	json_object_set_new(s, "detail", sk_json_str(detail));
+	char name[SK_REF_MAX + 16];
+	snprintf(name, sizeof(name), "create-ref %s", ref);
+	s = sk_dry_step(plan, name, "medium", 0, NULL);
+	snprintf(detail, sizeof(detail), "%s (create-only: a release never moves)", ref);
+	json_object_set_new(s, "detail", sk_json_str(detail));
+	json_object_set_new(s, "ref", sk_json_str(ref));
+	json_object_set_new(s, "old", json_null());
+	sk_dry_result(cli, plan,
+		      json_pack("{s:s, s:s, s:s, s:o, s:s, s:s}", "service", a->service, "version",
+				a->version, "ref", ref, "release", sk_json_oid(rel), "signer",
+				sk_key_id(cli->key), "signer_name", sk_key_name(cli->key)));
+	return 0;
+}
+
 int cmd_release_sign(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 {
 	struct sign_args a = { 0 };
@@ -94,6 +123,8 @@ int cmd_release_sign(struct sk_cli *cli, int argc, char **argv, struct sk_err *e
 		rc = sk_rel_ref(ref, sizeof(ref), a.service, a.version, err);
 	if (rc == 0)
 		rc = pick_release(cli, &a, &rel, err);
+	if (rc == 0 && cli->dry_run)
+		return sign_dry_run(cli, &a, ref, &rel, err);
 	if (rc == 0)
 		rc = sk_rel_sign(cli->repo, cli->key, a.service, a.version, &rel, &res, err);
 	if (rc == 0)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "porcelain/dryrun.h"
 #include "porcelain/porcelain.h"
 #include "refs/keys.h"
 #include "refs/refs.h"
@@ -112,6 +113,63 @@ static int parse_add_key(struct sk_cli *cli, int argc, char **argv, const char *
 	return 0;
 }
 
+/* --dry-run of a policy change to t: what sk_refs_set_trust checks (the
+ * signer is root now; the record it would write, expecting the current
+ * head) against the policy t, whose id is computed and not stored. Takes
+ * facts. */
+static int trust_dry_run(struct sk_cli *cli, const struct sk_trust *t, const char *kind,
+			 const char *what, json_t *facts, struct sk_err *err)
+{
+	struct sk_trust *cur = NULL;
+	struct sk_refrecord rec;
+	struct sk_ref_update up = { .ref = "refs/meta/trust", .expect = SK_EXPECT_OID, .pending = 1 };
+	json_t *doc = sk_trust_to_json(t);
+	int rc = sk_refs_load_trust(cli->repo, &cur, err);
+	if (!rc && !sk_refs_has_role(cur, sk_key_id(cli->key), "root", "refs/meta/trust"))
+		rc = sk_err_set(err, SK_EROLE, "ask a holder of a root key to make the change",
+				"key %s (%s) is not root in the current trust policy; only root may "
+				"change it",
+				sk_key_name(cli->key), sk_key_id(cli->key));
+	sk_trust_free(cur);
+	if (!rc)
+		rc = sk_dry_json_oid(SK_OBJ_TRUST, doc, &up.new_oid, err);
+	json_decref(doc);
+	if (!rc)
+		rc = sk_refs_resolve(cli->repo, "refs/meta/trust", &up.old_oid, err);
+	if (!rc)
+		rc = sk_refs_update_plan(cli->repo, cli->key, &up, 1, &rec, err);
+	if (rc) {
+		json_decref(facts);
+		return rc;
+	}
+	char detail[SK_ERR_MSG], a[SK_OID_HEXSZ + 1], b[SK_OID_HEXSZ + 1];
+	json_t *plan = sk_dry_plan(kind, NULL);
+	json_t *s = sk_dry_step(plan, "sign-policy refs/meta/trust", "high", 0, NULL);
+	snprintf(detail, sizeof(detail), "%s; policy %.16s… → %.16s…, seq %llu, signed by %s", what,
+		 sk_oid_tohex(&up.old_oid, a), sk_oid_tohex(&up.new_oid, b),
+		 (unsigned long long)rec.seq, sk_key_name(cli->key));
+	json_object_set_new(s, "detail", sk_json_str(detail));
+	json_object_set_new(s, "ref", sk_json_str("refs/meta/trust"));
+	json_object_set_new(s, "old", sk_json_oid(&up.old_oid));
+	json_object_set_new(s, "new", sk_json_oid(&up.new_oid));
+	json_object_set_new(facts, "trust", sk_json_oid(&up.new_oid));
+	json_object_set_new(facts, "seq", sk_json_int((long long)rec.seq));
+	sk_dry_result(cli, plan, facts);
+	return 0;
+}
+
+/* The key with id in t, as trust show lists it (a new reference). */
+static json_t *key_of(const struct sk_trust *t, const char *id)
+{
+	json_t *doc = sk_trust_to_json(t), *k, *key = NULL;
+	size_t i;
+	json_array_foreach(json_object_get(doc, "keys"), i, k)
+		if (strcmp(json_string_value(json_object_get(k, "id")), id) == 0)
+			key = json_incref(k);
+	json_decref(doc);
+	return key ? key : json_null();
+}
+
 int cmd_trust_add_key(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 {
 	const char *role = NULL, *scope = NULL;
@@ -124,13 +182,25 @@ int cmd_trust_add_key(struct sk_cli *cli, int argc, char **argv, struct sk_err *
 	if ((rc = sk_key_name_check(name, err)) < 0 ||
 	    (rc = sk_key_parse_public(argv[optind + 1], pub, err)) < 0 ||
 	    (rc = sk_refs_load_trust(cli->repo, &t, err)) < 0 ||
-	    (rc = sk_trust_add_grant(t, name, pub, role, scope, err)) < 0 ||
-	    (rc = sk_refs_set_trust(cli->repo, cli->key, t, err)) < 0) {
+	    (rc = sk_trust_add_grant(t, name, pub, role, scope, err)) < 0) {
 		sk_trust_free(t);
 		return rc;
 	}
 	char id[SK_KEYID_HEXSZ + 1];
 	sk_key_id_of(pub, id);
+	if (cli->dry_run) {
+		char what[SK_ERR_MSG];
+		snprintf(what, sizeof(what), "grant %s (%s) %s on %s", name, id, role,
+			 scope ? scope : "refs/**");
+		rc = trust_dry_run(cli, t, "trust add-key", what, json_pack("{s:o}", "key", key_of(t, id)),
+				   err);
+		sk_trust_free(t);
+		return rc;
+	}
+	if ((rc = sk_refs_set_trust(cli->repo, cli->key, t, err)) < 0) {
+		sk_trust_free(t);
+		return rc;
+	}
 	json_t *doc = policy_json(cli->repo, t, err);
 	json_t *key = NULL, *k;
 	size_t i;
@@ -142,5 +212,50 @@ int cmd_trust_add_key(struct sk_cli *cli, int argc, char **argv, struct sk_err *
 	json_decref(doc);
 	sk_trust_free(t);
 	sk_cli_result(cli, r, add_key_text);
+	return 0;
+}
+
+static void threshold_text(FILE *out, const json_t *r)
+{
+	fprintf(out, "approval threshold %lld (trust policy seq %lld)\n",
+		(long long)json_integer_value(json_object_get(r, "threshold")),
+		(long long)json_integer_value(json_object_get(r, "seq")));
+}
+
+/* skiff trust set-threshold N: how many distinct approvers a high-risk
+ * step needs. Root-signed, like every policy change. */
+int cmd_trust_set_threshold(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
+{
+	char *end = NULL;
+	long n = argc == 2 ? strtol(argv[1], &end, 10) : 0;
+	if (argc != 2 || !end || *end || n < 1 || n > 1000)
+		return sk_cli_usage(cli, err, "trust set-threshold needs a number N (1..1000)");
+	struct sk_trust *t = NULL;
+	int rc = sk_refs_load_trust(cli->repo, &t, err);
+	if (!rc && cli->dry_run) {
+		char what[SK_ERR_MSG];
+		long long was = t->approval_threshold;
+		t->approval_threshold = n;
+		snprintf(what, sizeof(what), "approval threshold %lld → %ld", was, n);
+		rc = trust_dry_run(cli, t, "trust set-threshold", what,
+				   json_pack("{s:I, s:I}", "threshold", (json_int_t)n, "threshold_was",
+					     (json_int_t)was),
+				   err);
+		sk_trust_free(t);
+		return rc;
+	}
+	if (!rc) {
+		t->approval_threshold = n;
+		rc = sk_refs_set_trust(cli->repo, cli->key, t, err);
+	}
+	json_t *doc = rc ? NULL : policy_json(cli->repo, t, err);
+	sk_trust_free(t);
+	if (rc)
+		return rc;
+	sk_cli_result(cli,
+		      json_pack("{s:O, s:O, s:I}", "trust", json_object_get(doc, "oid"), "seq",
+				json_object_get(doc, "seq"), "threshold", (json_int_t)n),
+		      threshold_text);
+	json_decref(doc);
 	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "refs/audit.h"
 #include "refs/refs.h"
 
 #define SK_REFS_TRUST_REF "refs/meta/trust"
@@ -18,6 +19,7 @@ struct sk_repo {
 	char *identity; /* from config, "" when none */
 	struct sk_odb *odb;
 	struct sk_repo_source source; /* --direct: where refs come from */
+	struct sk_audit_ctx audit;    /* recorded with every move (refs/audit.c) */
 };
 
 /* Path of ref name's file (malloc'd); name must be checked. */

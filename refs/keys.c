@@ -12,7 +12,6 @@
 #include "objects/trust.h"
 #include "refs/keys.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -345,44 +344,20 @@ int sk_key_parse_public(const char *s, unsigned char pub[32], struct sk_err *err
 	return rc;
 }
 
-static int name_cmp(const void *a, const void *b)
+/* NAME for a NAME.key entry with a valid key name, else NULL. */
+static char *key_name_of(const char *entry)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Names of the NAME.key files in dir, sorted. */
-static int list_names(const char *dir, char ***names, size_t *n, struct sk_err *err)
-{
-	*names = NULL;
-	*n = 0;
-	DIR *d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : sk_err_errno(err, errno, "cannot read", dir);
-	size_t cap = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		if (len <= 4 || strcmp(de->d_name + len - 4, ".key") != 0)
-			continue;
-		char *nm = strndup(de->d_name, len - 4);
-		if (!nm)
-			abort();
-		if (sk_key_name_check(nm, NULL) < 0) {
-			free(nm);
-			continue;
-		}
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 8;
-			*names = realloc(*names, cap * sizeof(**names));
-			if (!*names)
-				abort();
-		}
-		(*names)[(*n)++] = nm;
+	size_t len = strlen(entry);
+	if (len <= 4 || strcmp(entry + len - 4, ".key") != 0)
+		return NULL;
+	char *nm = strndup(entry, len - 4);
+	if (!nm)
+		abort();
+	if (sk_key_name_check(nm, NULL) < 0) {
+		free(nm);
+		return NULL;
 	}
-	closedir(d);
-	if (*n > 1)
-		qsort(*names, *n, sizeof(**names), name_cmp);
-	return 0;
+	return nm;
 }
 
 /* Public half of key NAME: from NAME.pub, else (if permitted) NAME.key. */
@@ -410,7 +385,7 @@ int sk_key_list(json_t **out, struct sk_err *err)
 	char *dir = sk_key_dir();
 	char **names;
 	size_t n;
-	int rc = list_names(dir, &names, &n, err);
+	int rc = sk_fs_list_names(dir, key_name_of, &names, &n, err);
 	if (rc < 0) {
 		free(dir);
 		return rc;

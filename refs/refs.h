@@ -167,6 +167,11 @@ int sk_refs_verify_record(const struct sk_trust *policy, const struct sk_refreco
 int sk_refs_check_role(const struct sk_trust *policy, const char *keyid, const char *ref,
 		       struct sk_err *err);
 
+/* 1 when key keyid holds role through a grant whose scope covers ref
+ * (approvals: "approver" for the operation's service ref). */
+int sk_refs_has_role(const struct sk_trust *policy, const char *keyid, const char *role,
+		     const char *ref);
+
 /* verify-ref: the head record (constant cost), or with chain every record
  * back to seq 1 (linkage, seq, ref name, signatures, roles). info (may be
  * NULL) receives {ref, oid, seq, signer, signer_name, records_checked}. */

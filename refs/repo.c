@@ -242,6 +242,7 @@ static int build_tmp(const char *tmp, const struct sk_key *key, struct sk_err *e
 		rc = write_config(tmp, key, err);
 	struct sk_repo r = { 0 };
 	r.path = (char *)tmp;
+	r.audit.command = "init"; /* the seq-1 trust record is journaled too */
 	if (rc == 0) {
 		char *objects = sk_path_join(tmp, "objects");
 		rc = sk_odb_open(&r.odb, objects, err);

@@ -71,14 +71,20 @@ int sk_refs_check_role(const struct sk_trust *policy, const char *keyid, const c
 			  key->name, key->id, ref, roles, rule->pattern);
 }
 
-int sk_refs_is_root(const struct sk_trust *policy, const char *keyid, const char *ref)
+int sk_refs_has_role(const struct sk_trust *policy, const char *keyid, const char *role,
+		     const char *ref)
 {
 	const struct sk_trust_key *key = sk_trust_find_key(policy, keyid);
 	for (size_t i = 0; key && i < key->ngrants; i++)
-		if (strcmp(key->grants[i].role, "root") == 0 &&
+		if (strcmp(key->grants[i].role, role) == 0 &&
 		    sk_ref_pattern_match(key->grants[i].scope, ref))
 			return 1;
 	return 0;
+}
+
+int sk_refs_is_root(const struct sk_trust *policy, const char *keyid, const char *ref)
+{
+	return sk_refs_has_role(policy, keyid, "root", ref);
 }
 
 int sk_refs_verify_record(const struct sk_trust *policy, const struct sk_refrecord *r,

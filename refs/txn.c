@@ -62,6 +62,8 @@ struct txn_item {
 	int locked;   /* this call created the lock */
 	struct sk_refrecord rec;
 	struct sk_oid rec_oid;
+	int has_old; /* what the ref pointed at before, for the audit journal */
+	struct sk_oid old;
 };
 
 /* --- checks before any lock ------------------------------------------ */
@@ -342,6 +344,9 @@ static int plan_item(struct sk_repo *repo, const struct sk_key *key,
 		rc = check_policy_current(it, policy_oid, have ? &cur : NULL, err);
 	if (rc == 0)
 		build_record(it, key, have ? &cur : NULL, &cur_id);
+	it->has_old = rc == 0 && have && cur.has_oid;
+	if (it->has_old)
+		it->old = cur.oid;
 	return rc;
 }
 
@@ -556,6 +561,22 @@ static int check_updates(struct sk_repo *repo, const struct sk_trust *policy,
 	return rc;
 }
 
+/* One audit entry per ref, once every ref has moved (refs/audit.c says
+ * why a journal failure then only warns). */
+static void audit_items(struct sk_repo *repo, const struct sk_trust *policy,
+			const struct sk_key *key, const struct txn_item *items, size_t n)
+{
+	struct sk_audit_move *moves = calloc(n, sizeof(*moves));
+	if (!moves)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		moves[i] = (struct sk_audit_move){ .action = "update", .ref = items[i].up->ref,
+						   .has_old = items[i].has_old, .old = items[i].old,
+						   .rec = &items[i].rec, .record = items[i].rec_oid };
+	sk_audit_record(repo, policy, sk_key_name(key), moves, n);
+	free(moves);
+}
+
 /* Hands the records back in the caller's order. */
 static void give_records(const struct txn_item *items, size_t n, struct sk_refrecord *records)
 {
@@ -583,8 +604,10 @@ int sk_refs_update_with(struct sk_repo *repo, const struct sk_key *key,
 		rc = commit_one(&items[0], err);
 	else
 		rc = commit_many(repo, items, n, err);
-	if (rc == 0)
+	if (rc == 0) {
+		audit_items(repo, policy, key, items, n);
 		give_records(items, n, records);
+	}
 	free_items(items, n);
 	return rc;
 }
@@ -677,6 +700,9 @@ static int check_adopt_expect(struct sk_repo *repo, struct txn_item *it,
 	int rc = read_current(repo, it, &cur, &cur_id, &have, err);
 	if (rc)
 		return rc;
+	it->has_old = have && cur.has_oid;
+	if (it->has_old)
+		it->old = cur.oid;
 	if (!expect && have && cur.has_oid)
 		return sk_err_set(err, SK_ECONFLICT, "run it again", "ref %s appeared meanwhile",
 				  it->up->ref);
@@ -708,6 +734,11 @@ int sk_refs_adopt(struct sk_repo *repo, const char *name, const void *bytes, siz
 		rc = commit_one(&it, err);
 	else if (it.locked)
 		unlink(it.lock);
+	if (!rc) {
+		struct sk_audit_move m = { .action = "fetch", .ref = name, .has_old = it.has_old,
+					   .old = it.old, .rec = &it.rec, .record = it.rec_oid };
+		sk_audit_record(repo, NULL, NULL, &m, 1);
+	}
 	free(it.path);
 	free(it.lock);
 	return rc;

@@ -37,6 +37,25 @@ static char *remote_file(struct sk_repo *repo, const char *name)
 	return path;
 }
 
+static int taken(const char *name, struct sk_err *err)
+{
+	return sk_err_set(err, SK_EEXISTS, "remove it first with: skiff remote remove NAME",
+			  "remote %s already exists", name);
+}
+
+int sk_remote_config_add_check(struct sk_repo *repo, const char *name, const char *url,
+			       struct sk_err *err)
+{
+	int rc = name_check(name, err);
+	if (!rc)
+		rc = sk_remote_url_check(url, err);
+	char *path = rc ? NULL : remote_file(repo, name);
+	if (!rc && sk_fs_exists(path))
+		rc = taken(name, err);
+	free(path);
+	return rc;
+}
+
 int sk_remote_config_add(struct sk_repo *repo, const char *name, const char *url,
 			 struct sk_err *err)
 {
@@ -54,8 +73,7 @@ int sk_remote_config_add(struct sk_repo *repo, const char *name, const char *url
 	if (!rc)
 		rc = sk_fs_write_new(path, bytes, len, 0644, err);
 	if (rc == SK_EEXISTS)
-		sk_err_set(err, SK_EEXISTS, "remove it first with: skiff remote remove NAME",
-			   "remote %s already exists", name);
+		taken(name, err);
 	free(bytes);
 	free(path);
 	json_decref(doc);
@@ -90,6 +108,16 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	(void)flag;
 	(void)ftw;
 	return remove(path);
+}
+
+int sk_remote_config_remove_check(struct sk_repo *repo, const char *name, char **url,
+				  struct sk_err *err)
+{
+	*url = NULL;
+	int rc = name_check(name, err);
+	if (!rc)
+		rc = read_url(repo, name, url, err);
+	return rc;
 }
 
 int sk_remote_config_remove(struct sk_repo *repo, const char *name, struct sk_err *err)

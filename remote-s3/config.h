@@ -19,6 +19,12 @@ int sk_remote_config_add(struct sk_repo *repo, const char *name, const char *url
 /* Removes a remote and its remote-tracking refs (refs/remotes/NAME/).
  * SK_ENOTFOUND when there is no such remote. */
 int sk_remote_config_remove(struct sk_repo *repo, const char *name, struct sk_err *err);
+/* --dry-run: every check add (or remove) makes, writing nothing; remove's
+ * gives the remote's URL (*url malloc'd). */
+int sk_remote_config_add_check(struct sk_repo *repo, const char *name, const char *url,
+			       struct sk_err *err);
+int sk_remote_config_remove_check(struct sk_repo *repo, const char *name, char **url,
+				  struct sk_err *err);
 /* [{"name","url"}...] sorted by name (a new reference). */
 int sk_remote_config_list(struct sk_repo *repo, json_t **out, struct sk_err *err);
 /* Resolves what the user named: a URL (contains "://") is used as is, a

@@ -12,11 +12,17 @@
  * objects that reach nothing are stored as they arrive; the others, and
  * the record chains, are held in memory and stored children first once
  * everything they reach is stored.
+ *
+ * A dry run (sk_fetch_plan) goes through the same steps, but "storing"
+ * keeps the verified bytes in memory (struct dry), every lookup of the
+ * local store looks there too, ref moves are noted instead of made, and
+ * artifact chunks are counted from their file objects, not downloaded.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "objects/cjson.h"
+#include "objects/file.h"
 #include "objects/trust.h"
 #include "refs/refs.h"
 #include "remote-s3/sync.h"
@@ -40,7 +46,93 @@ struct fetch {
 	uint64_t objects, bytes;
 	int may_list;       /* fetch may list the bucket; --direct may not */
 	unsigned links;     /* records downloaded one by one so far */
+	struct dry *dry;    /* sk_fetch_plan: what would be stored; NULL otherwise */
 };
+
+/* A dry run's store: objects verified and "stored" (bytes kept, in
+ * memory), chunks counted, ref moves noted. */
+struct dry {
+	struct sk_oidset ids;
+	struct { unsigned char *z; size_t zlen; } *v; /* parallel to ids */
+	size_t cap;
+	struct sk_oidset chunks;
+	uint64_t chunk_bytes;
+	json_t *moves;
+};
+
+static void dry_free(struct dry *d)
+{
+	for (size_t i = 0; i < d->ids.n; i++)
+		free(d->v[i].z);
+	free(d->v);
+	sk_oidset_free(&d->ids);
+	sk_oidset_free(&d->chunks);
+	json_decref(d->moves);
+}
+
+static long dry_find(const struct dry *d, const struct sk_oid *oid)
+{
+	for (size_t i = d ? d->ids.n : 0; i-- > 0;)
+		if (sk_oid_cmp(&d->ids.v[i], oid) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Stored here, or (dry run) as good as stored. */
+static int have(struct fetch *f, const struct sk_oid *oid)
+{
+	return sk_odb_exists(sk_repo_odb(f->repo), oid) || dry_find(f->dry, oid) >= 0;
+}
+
+static int dry_store(struct dry *d, const struct sk_oid *oid, const void *z, size_t zlen,
+		     struct sk_err *err)
+{
+	if (d->ids.n == d->cap) {
+		size_t nc = d->cap ? d->cap * 2 : 64;
+		void *nv = realloc(d->v, nc * sizeof(*d->v));
+		if (!nv)
+			return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+		d->v = nv;
+		d->cap = nc;
+	}
+	unsigned char *copy = malloc(zlen ? zlen : 1);
+	if (!copy)
+		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	memcpy(copy, z, zlen);
+	int rc = sk_oidset_add(&d->ids, oid, err);
+	if (rc) {
+		free(copy);
+		return rc;
+	}
+	d->v[d->ids.n - 1].z = copy;
+	d->v[d->ids.n - 1].zlen = zlen;
+	return 0;
+}
+
+/* sk_odb_read of an object stored here or (dry run) held in memory. */
+static int read_obj(struct fetch *f, const struct sk_oid *oid, enum sk_otype expect,
+		    unsigned char **payload, size_t *len, struct sk_err *err)
+{
+	long i = dry_find(f->dry, oid);
+	if (i < 0 || sk_odb_exists(sk_repo_odb(f->repo), oid))
+		return sk_odb_read(sk_repo_odb(f->repo), oid, expect, 0, NULL, payload, len, err);
+	enum sk_otype t;
+	int rc = sk_obj_decode(f->dry->v[i].z, f->dry->v[i].zlen, oid, &t, payload, len, err);
+	if (!rc && t != expect) {
+		free(*payload);
+		*payload = NULL;
+		rc = sk_err_set(err, SK_EINVAL, NULL, "object is a %s, not a %s", sk_otype_name(t),
+				sk_otype_name(expect));
+	}
+	return rc;
+}
+
+/* Moves ref name to rr's record; expect is the current record's id (NULL:
+ * the ref is absent), cur that record. A dry run notes the move. */
+struct remote_ref;
+static int move_ref(struct fetch *f, const char *name, const struct remote_ref *rr,
+		    const struct sk_refrecord *cur, const struct sk_oid *expect,
+		    struct sk_err *err);
 
 /* --- objects ------------------------------------------------------------ */
 
@@ -93,11 +185,35 @@ static int verify_object(struct fetch *f, const struct sk_remote_obj *o, enum sk
 static int store(struct fetch *f, const struct sk_oid *oid, const void *z, size_t zlen,
 		 struct sk_err *err)
 {
-	int rc = sk_odb_write_raw(sk_repo_odb(f->repo), oid, z, zlen, err);
+	int rc = f->dry ? dry_store(f->dry, oid, z, zlen, err)
+			: sk_odb_write_raw(sk_repo_odb(f->repo), oid, z, zlen, err);
 	if (!rc) {
 		f->objects++;
 		f->bytes += zlen;
 	}
+	return rc;
+}
+
+/* Dry run: the chunks of a file object that are not stored here are
+ * counted, with their sizes, as what fetch would download. */
+static int dry_count_chunks(struct fetch *f, const unsigned char *payload, size_t len,
+			    struct sk_err *err)
+{
+	json_t *doc = NULL;
+	struct sk_file *file = NULL;
+	int rc = sk_cjson_parse(payload, len, &doc, err);
+	if (!rc)
+		rc = sk_file_from_json(&file, doc, err);
+	json_decref(doc);
+	for (size_t i = 0; !rc && i < file->nchunks; i++) {
+		const struct sk_file_chunk *c = &file->chunks[i];
+		if (sk_odb_exists(sk_repo_odb(f->repo), &c->oid) ||
+		    sk_oidset_has(&f->dry->chunks, &c->oid))
+			continue;
+		rc = sk_oidset_add(&f->dry->chunks, &c->oid, err);
+		f->dry->chunk_bytes += c->size;
+	}
+	sk_file_free(file);
 	return rc;
 }
 
@@ -112,11 +228,13 @@ static int take_object(struct fetch *f, struct sk_remote_obj *o, struct heldset 
 	size_t len = 0;
 	struct sk_oidset mine = { 0 }, missing = { 0 };
 	int rc = verify_object(f, o, &t, &payload, &len, err);
-	if (!rc)
+	if (!rc && f->dry && t == SK_OBJ_FILE)
+		rc = dry_count_chunks(f, payload, len, err); /* and download none */
+	else if (!rc)
 		rc = sk_walk_children(t, payload, len, &mine, err);
 	free(payload);
 	for (size_t i = 0; !rc && i < mine.n; i++)
-		if (!sk_odb_exists(sk_repo_odb(f->repo), &mine.v[i]))
+		if (!have(f, &mine.v[i]))
 			rc = sk_oidset_add(&missing, &mine.v[i], err);
 	sk_oidset_free(&mine);
 	for (size_t i = 0; !rc && i < missing.n; i++)
@@ -173,8 +291,7 @@ static int store_held(struct fetch *f, struct heldset *held, struct sk_err *err)
 		for (size_t i = held->n; !rc && i-- > 0;) {
 			struct held *h = &held->v[i];
 			size_t k = 0;
-			while (!h->stored && k < h->kids.n &&
-			       sk_odb_exists(sk_repo_odb(f->repo), &h->kids.v[k]))
+			while (!h->stored && k < h->kids.n && have(f, &h->kids.v[k]))
 				k++;
 			if (h->stored || k < h->kids.n)
 				continue;
@@ -199,8 +316,7 @@ static int fetch_closure(struct fetch *f, const struct sk_oidset *roots, struct 
 	struct heldset held = { 0 };
 	int rc = 0;
 	for (size_t i = 0; i < roots->n && !rc; i++)
-		if (!sk_odb_exists(sk_repo_odb(f->repo), &roots->v[i]) &&
-		    !sk_oidset_has(&level, &roots->v[i]))
+		if (!have(f, &roots->v[i]) && !sk_oidset_has(&level, &roots->v[i]))
 			rc = sk_oidset_add(&level, &roots->v[i], err);
 	while (!rc && level.n) {
 		struct sk_oidset kids = { 0 }, next = { 0 };
@@ -211,8 +327,7 @@ static int fetch_closure(struct fetch *f, const struct sk_oidset *roots, struct 
 					level.n - i < FETCH_WINDOW ? level.n - i : FETCH_WINDOW, &held,
 					&kids, err);
 		for (size_t i = 0; i < kids.n && !rc; i++)
-			if (!sk_oidset_has(&seen, &kids.v[i]) &&
-			    !sk_odb_exists(sk_repo_odb(f->repo), &kids.v[i]))
+			if (!sk_oidset_has(&seen, &kids.v[i]) && !have(f, &kids.v[i]))
 				rc = sk_oidset_add(&next, &kids.v[i], err);
 		sk_oidset_free(&kids);
 		sk_oidset_free(&level);
@@ -274,10 +389,9 @@ static int get_link(struct fetch *f, const struct sk_oid *id, int *stored, struc
 	int rc;
 	memset(l, 0, sizeof(*l));
 	l->id = *id;
-	*stored = sk_odb_exists(sk_repo_odb(f->repo), id);
+	*stored = have(f, id);
 	if (*stored) {
-		rc = sk_odb_read(sk_repo_odb(f->repo), id, SK_OBJ_REFRECORD, 0, NULL, &payload, &len,
-				 err);
+		rc = read_obj(f, id, SK_OBJ_REFRECORD, &payload, &len, err);
 	} else {
 		struct sk_remote_obj o = { .oid = *id };
 		prefetch_maybe(f);
@@ -318,7 +432,7 @@ static int fetch_chain(struct fetch *f, const struct sk_refrecord *head, uint64_
 	struct sk_refrecord cur = *head;
 	int rc = cur.has_oid ? sk_oidset_add(targets, &cur.oid, err) : 0;
 	while (!rc && cur.has_prev && cur.seq > floor + 1) {
-		if (!through_local && sk_odb_exists(sk_repo_odb(f->repo), &cur.prev))
+		if (!through_local && have(f, &cur.prev))
 			break;
 		if (c->n == c->cap) {
 			size_t nc = c->cap ? c->cap * 2 : 16;
@@ -366,8 +480,7 @@ static int chain_reaches(struct fetch *f, const struct sk_refrecord *head, const
 		unsigned char *p = NULL;
 		size_t len = 0;
 		uint64_t above = cur.seq;
-		rc = sk_odb_read(sk_repo_odb(f->repo), &cur.prev, SK_OBJ_REFRECORD, 0, NULL, &p, &len,
-				 err);
+		rc = read_obj(f, &cur.prev, SK_OBJ_REFRECORD, &p, &len, err);
 		if (!rc)
 			rc = sk_refrecord_parse(&cur, p, len, err);
 		free(p);
@@ -437,11 +550,32 @@ static int adopt(struct fetch *f, const char *name, const struct remote_ref *rr,
 	int rc = sk_refs_read_record(f->repo, name, &cur, &cur_id, NULL, NULL, err);
 	if (rc == SK_ENOTFOUND) {
 		sk_err_clear(err);
-		return sk_refs_adopt(f->repo, name, rr->bytes, rr->len, NULL, err);
+		return move_ref(f, name, rr, NULL, NULL, err);
 	}
 	if (rc || sk_oid_cmp(&cur_id, &rr->id) == 0)
 		return rc;
-	return sk_refs_adopt(f->repo, name, rr->bytes, rr->len, &cur_id, err);
+	return move_ref(f, name, rr, &cur, &cur_id, err);
+}
+
+static json_t *target_json(const struct sk_refrecord *r)
+{
+	char hex[SK_OID_HEXSZ + 1];
+	return r && r->has_oid ? json_string(sk_oid_tohex(&r->oid, hex)) : json_null();
+}
+
+static int move_ref(struct fetch *f, const char *name, const struct remote_ref *rr,
+		    const struct sk_refrecord *cur, const struct sk_oid *expect,
+		    struct sk_err *err)
+{
+	if (!f->dry)
+		return sk_refs_adopt(f->repo, name, rr->bytes, rr->len, expect, err);
+	int rc = sk_ref_name_check(name, err);
+	if (!rc)
+		json_array_append_new(f->dry->moves,
+				      json_pack("{s:s, s:o, s:o, s:I}", "ref", name, "old",
+						target_json(cur), "new", target_json(&rr->rec), "seq",
+						(json_int_t)rr->rec.seq));
+	return rc;
 }
 
 struct find_ctx {
@@ -474,14 +608,14 @@ static const char *follow_local(struct fetch *f, const struct remote_ref *rr, in
 	*rc = sk_refs_read_record(f->repo, rr->name, &cur, &cur_id, NULL, NULL, err);
 	if (*rc == SK_ENOTFOUND) {
 		sk_err_clear(err);
-		*rc = sk_refs_adopt(f->repo, rr->name, rr->bytes, rr->len, NULL, err);
+		*rc = move_ref(f, rr->name, rr, NULL, NULL, err);
 		return "fast-forward";
 	}
 	if (*rc || sk_oid_cmp(&cur_id, &rr->id) == 0)
 		return "up-to-date";
 	if (cur.seq < rr->rec.seq &&
 	    (*rc = chain_reaches(f, &rr->rec, &cur_id, cur.seq, &behind, err)) == 0 && behind) {
-		*rc = sk_refs_adopt(f->repo, rr->name, rr->bytes, rr->len, &cur_id, err);
+		*rc = move_ref(f, rr->name, rr, &cur, &cur_id, err);
 		return "fast-forward";
 	}
 	struct find_ctx fc = { rr->id, rr->rec.seq, 0 };
@@ -490,7 +624,7 @@ static const char *follow_local(struct fetch *f, const struct remote_ref *rr, in
 		return "ahead";
 	if (*rc || !f->reset)
 		return "diverged";
-	*rc = sk_refs_adopt(f->repo, rr->name, rr->bytes, rr->len, &cur_id, err);
+	*rc = move_ref(f, rr->name, rr, &cur, &cur_id, err);
 	return "reset";
 }
 
@@ -502,7 +636,7 @@ static int fetch_ref(struct fetch *f, struct remote_ref *rr, struct sk_err *err)
 	if (!rc)
 		rc = check_seq(f, rr, err);
 	/* A record stored here reaches everything it needs (see the top). */
-	if (!rc && !sk_odb_exists(sk_repo_odb(f->repo), &rr->id))
+	if (!rc && !have(f, &rr->id))
 		rc = fetch_chain(f, &rr->rec, 0, 0, &c, &targets, err);
 	if (!rc)
 		rc = fetch_closure(f, &targets, err);
@@ -519,7 +653,7 @@ static int fetch_ref(struct fetch *f, struct remote_ref *rr, struct sk_err *err)
 	const char *status = NULL;
 	if (!rc)
 		status = follow_local(f, rr, &rc, err);
-	if (!rc)
+	if (!rc && !f->dry)
 		rc = sk_refs_seen_note(f->repo, sk_remote_key(f->remote), rr->name, rr->rec.seq, err);
 	if (!rc)
 		json_array_append_new(f->refs, json_pack("{s:s, s:s, s:I}", "ref", rr->name, "status",
@@ -533,7 +667,15 @@ static int load_policy(struct fetch *f, const struct sk_oid *oid, struct sk_trus
 		       struct sk_err *err)
 {
 	json_t *doc = NULL;
-	int rc = sk_odb_read_json(sk_repo_odb(f->repo), oid, SK_OBJ_TRUST, SK_ODB_VERIFY, &doc, err);
+	unsigned char *p = NULL;
+	size_t len = 0;
+	int rc;
+	if (dry_find(f->dry, oid) < 0) {
+		rc = sk_odb_read_json(sk_repo_odb(f->repo), oid, SK_OBJ_TRUST, SK_ODB_VERIFY, &doc, err);
+	} else if ((rc = read_obj(f, oid, SK_OBJ_TRUST, &p, &len, err)) == 0) {
+		rc = sk_cjson_parse(p, len, &doc, err); /* decoded and id-checked */
+		free(p);
+	}
 	if (!rc)
 		rc = sk_trust_from_json(out, doc, err);
 	json_decref(doc);
@@ -636,9 +778,9 @@ static int fetch_trust(struct fetch *f, int mirror, struct sk_err *err)
 	if (!rc && !mirror)
 		rc = adopt(f, tname, &rr, err);
 	if (!rc && strcmp(status, "fast-forward") == 0)
-		rc = sk_refs_adopt(f->repo, TRUST_REF, rr.bytes, rr.len, have_local ? &local_id : NULL,
-				   err);
-	if (!rc)
+		rc = move_ref(f, TRUST_REF, &rr, have_local ? &local : NULL,
+			      have_local ? &local_id : NULL, err);
+	if (!rc && !f->dry)
 		rc = sk_refs_seen_note(f->repo, sk_remote_key(f->remote), TRUST_REF, rr.rec.seq, err);
 	if (!rc)
 		json_array_append_new(f->refs, json_pack("{s:s, s:s, s:I}", "ref", TRUST_REF, "status",
@@ -701,16 +843,39 @@ static int fetch_run(struct fetch *f, struct sk_err *err)
 	return rc;
 }
 
-int sk_fetch(struct sk_repo *repo, struct sk_remote *remote, const char *name, int reset,
-	     json_t **report, struct sk_err *err)
+static int fetch_main(struct sk_repo *repo, struct sk_remote *remote, const char *name,
+		      int reset, struct dry *dry, json_t **report, struct sk_err *err)
 {
 	struct fetch f = { .repo = repo, .remote = remote, .reset = reset, .refs = json_array() };
 	f.name = name ? name : sk_remote_key(remote);
 	f.may_list = 1;
+	f.dry = dry;
 	int rc = fetch_run(&f, err);
 	*report = json_pack("{s:s, s:o, s:I, s:I, s:I}", "remote", sk_remote_url(remote), "refs",
 			    f.refs, "objects", (json_int_t)f.objects, "bytes", (json_int_t)f.bytes,
 			    "requests", (json_int_t)sk_remote_requests(remote));
+	if (dry) {
+		json_object_set_new(*report, "objects",
+				    json_integer((json_int_t)(f.objects + dry->chunks.n)));
+		json_object_set_new(*report, "chunks", json_integer((json_int_t)dry->chunks.n));
+		json_object_set_new(*report, "chunk_bytes", json_integer((json_int_t)dry->chunk_bytes));
+		json_object_set(*report, "moves", dry->moves);
+	}
 	sk_trust_free(f.policy);
+	return rc;
+}
+
+int sk_fetch(struct sk_repo *repo, struct sk_remote *remote, const char *name, int reset,
+	     json_t **report, struct sk_err *err)
+{
+	return fetch_main(repo, remote, name, reset, NULL, report, err);
+}
+
+int sk_fetch_plan(struct sk_repo *repo, struct sk_remote *remote, const char *name, int reset,
+		  json_t **report, struct sk_err *err)
+{
+	struct dry d = { .moves = json_array() };
+	int rc = fetch_main(repo, remote, name, reset, &d, report, err);
+	dry_free(&d);
 	return rc;
 }

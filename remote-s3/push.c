@@ -7,8 +7,10 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/fs.h"
+#include "refs/audit.h"
 #include "refs/refs.h"
 #include "remote-s3/sync.h"
 #include "remote-s3/walk.h"
@@ -42,6 +44,7 @@ struct push {
 	struct sk_oidset objects; /* everything else to send */
 	struct sk_oidset blobs;   /* chunks: asked about before sending */
 	uint64_t sent_objects, sent_bytes;
+	int dry; /* sk_push_plan: ask, count, send and move nothing */
 };
 
 static int matches(const char *ref, char **patterns, size_t np)
@@ -282,8 +285,52 @@ static int move_ref(struct push *p, struct push_ref *pr, struct sk_err *err)
 	if (rc)
 		return rc;
 	pr->status = pr->remote_exists ? "updated" : "created";
+	/* The remote's ref moved: journaled here, with the remote's name. */
+	struct sk_audit_move m = { .action = "push", .ref = pr->name, .has_old = pr->has_stop,
+				   .old = pr->stop, .rec = &pr->local };
+	sk_oid_hash(&m.record, SK_OBJ_REFRECORD, pr->bytes, pr->len);
+	sk_audit_record(p->repo, NULL, NULL, &m, 1);
 	/* What we wrote is what this remote has shown us now. */
 	return sk_refs_seen_note(p->repo, sk_remote_key(p->remote), pr->name, pr->local.seq, err);
+}
+
+/* --dry-run: which of s the remote lacks (asked, as chunks are before
+ * a push), counted with their stored sizes as if sent. */
+static int count_missing(struct push *p, const struct sk_oidset *s, struct sk_err *err)
+{
+	int rc = 0;
+	for (size_t i = 0; i < s->n && !rc; i += PUSH_WINDOW * 4) {
+		size_t n = s->n - i < PUSH_WINDOW * 4 ? s->n - i : PUSH_WINDOW * 4;
+		struct sk_remote_obj *objs = calloc(n, sizeof(*objs));
+		if (!objs)
+			return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+		for (size_t j = 0; j < n; j++)
+			objs[j].oid = s->v[i + j];
+		rc = sk_remote_objects_exist(p->remote, objs, n, err);
+		for (size_t j = 0; j < n && !rc; j++) {
+			struct stat st;
+			char *path = sk_odb_path(sk_repo_odb(p->repo), &objs[j].oid);
+			if (!objs[j].present) {
+				p->sent_objects++;
+				p->sent_bytes += stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+			}
+			free(path);
+		}
+		free(objs);
+	}
+	return rc;
+}
+
+/* --dry-run: what each ref's move would be, old → new target. */
+static void add_move(json_t *e, const struct push_ref *pr)
+{
+	char hex[SK_OID_HEXSZ + 1];
+	json_object_set_new(e, "old", pr->has_stop ? json_string(sk_oid_tohex(&pr->stop, hex))
+						   : json_null());
+	json_object_set_new(e, "new", pr->local.has_oid
+					      ? json_string(sk_oid_tohex(&pr->local.oid, hex))
+					      : json_null());
+	json_object_set_new(e, "remote_exists", json_boolean(pr->remote_exists));
 }
 
 static json_t *report_json(const struct push *p)
@@ -297,6 +344,8 @@ static json_t *report_json(const struct push *p)
 				      (json_int_t)pr->local.seq);
 		if (pr->reason)
 			json_object_set_new(e, "reason", json_string(pr->reason));
+		if (p->dry)
+			add_move(e, pr);
 		json_array_append_new(refs, e);
 	}
 	return json_pack("{s:s, s:o, s:I, s:I, s:I}", "remote", sk_remote_url(p->remote), "refs",
@@ -315,6 +364,18 @@ static int push_run(struct push *p, char **patterns, size_t np, struct sk_err *e
 		for (size_t t = pr->t_begin; !pr->status && !rc && t < pr->t_end; t++)
 			rc = collect_objects(p, &p->targets.v[t], pr->has_stop ? &pr->stop : NULL, err);
 	}
+	if (p->dry) {
+		if (!rc)
+			rc = count_missing(p, &p->blobs, err);
+		if (!rc)
+			rc = count_missing(p, &p->objects, err);
+		if (!rc)
+			rc = count_missing(p, &p->records, err);
+		for (size_t i = 0; !rc && i < p->nrefs; i++)
+			if (!p->refs[i].status)
+				p->refs[i].status = p->refs[i].remote_exists ? "update" : "create";
+		return rc;
+	}
 	if (!rc)
 		rc = send_blobs(p, err);
 	if (!rc)
@@ -327,10 +388,10 @@ static int push_run(struct push *p, char **patterns, size_t np, struct sk_err *e
 	return rc;
 }
 
-int sk_push(struct sk_repo *repo, struct sk_remote *remote, char **patterns, size_t np,
-	    json_t **report, struct sk_err *err)
+static int push_main(struct sk_repo *repo, struct sk_remote *remote, char **patterns,
+		     size_t np, int dry, json_t **report, struct sk_err *err)
 {
-	struct push p = { .repo = repo, .remote = remote };
+	struct push p = { .repo = repo, .remote = remote, .dry = dry };
 	int rc = push_run(&p, patterns, np, err);
 	*report = report_json(&p);
 	size_t conflicts = 0;
@@ -359,4 +420,16 @@ int sk_push(struct sk_repo *repo, struct sk_remote *remote, char **patterns, siz
 	sk_oidset_free(&p.objects);
 	sk_oidset_free(&p.blobs);
 	return rc;
+}
+
+int sk_push(struct sk_repo *repo, struct sk_remote *remote, char **patterns, size_t np,
+	    json_t **report, struct sk_err *err)
+{
+	return push_main(repo, remote, patterns, np, 0, report, err);
+}
+
+int sk_push_plan(struct sk_repo *repo, struct sk_remote *remote, char **patterns, size_t np,
+		 json_t **report, struct sk_err *err)
+{
+	return push_main(repo, remote, patterns, np, 1, report, err);
 }

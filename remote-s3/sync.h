@@ -36,6 +36,15 @@ struct sk_repo;
  * SK_ECONFLICT when any ref conflicted (the others were pushed). */
 int sk_push(struct sk_repo *repo, struct sk_remote *remote, char **patterns, size_t np,
 	    json_t **report, struct sk_err *err);
+/* --dry-run of sk_push: the same selection, comparison with the remote's
+ * records and walk, and the same failures (SK_ECONFLICT for a ref that
+ * conflicts, SK_ENOTFOUND); the remote is only read (records; HEAD or
+ * stat for each object to send). The report counts the objects and bytes
+ * that would be uploaded, and each ref's status is up-to-date|create|
+ * update|conflict with "old" and "new" (the remote's target and ours,
+ * null for none) and "remote_exists". Nothing is written anywhere. */
+int sk_push_plan(struct sk_repo *repo, struct sk_remote *remote, char **patterns, size_t np,
+		 json_t **report, struct sk_err *err);
 
 /* Fetches every ref of the remote into refs/remotes/<name>/… (name: the
  * remote's configured name; NULL uses its key). With reset, local refs
@@ -44,6 +53,17 @@ int sk_push(struct sk_repo *repo, struct sk_remote *remote, char **patterns, siz
  *  "requests":N}; status is up-to-date|fast-forward|ahead|diverged|reset. */
 int sk_fetch(struct sk_repo *repo, struct sk_remote *remote, const char *name, int reset,
 	     json_t **report, struct sk_err *err);
+/* --dry-run of sk_fetch: the same reads and verification (trust chain,
+ * signatures, roles, seq memory, record chains, each object's id), with
+ * what would be stored held in memory instead; artifact chunks (blobs) are
+ * counted from their file objects, not downloaded. Nothing is written:
+ * no object, ref or seq memory. The report adds "moves": [{"ref","old",
+ * "new","seq"}] (the local refs, tracking refs included, that would
+ * move; old/new are targets, null for none), "chunks" and "chunk_bytes"
+ * (uncompressed); "objects" counts every object that would be downloaded
+ * (chunks included) and "bytes" the stored bytes of those read. */
+int sk_fetch_plan(struct sk_repo *repo, struct sk_remote *remote, const char *name, int reset,
+		  json_t **report, struct sk_err *err);
 
 /* --direct (see remote-s3/direct.h): brings the remote's current record of
  * ref name into repo as its own ref, verified as fetch verifies it; for

@@ -13,6 +13,7 @@
 #include "objects/release.h"
 #include "objects/signature.h"
 #include "objects/state.h"
+#include "ops/opdoc.h"
 
 int sk_oidset_add(struct sk_oidset *s, const struct sk_oid *oid, struct sk_err *err)
 {
@@ -74,10 +75,40 @@ static int file_kids(const json_t *doc, struct sk_oidset *kids, struct sk_err *e
 	return rc;
 }
 
+static int add_hex(struct sk_oidset *kids, const json_t *v, struct sk_err *err)
+{
+	struct sk_oid oid;
+	if (!json_is_string(v))
+		return 0; /* null: the end of a chain */
+	int rc = sk_oid_fromhex(&oid, json_string_value(v), err);
+	return rc ? rc : sk_oidset_add(kids, &oid, err);
+}
+
+/* operation -> its event chain's head and the approvals it recorded */
+static int operation_kids(const json_t *doc, struct sk_oidset *kids, struct sk_err *err)
+{
+	int rc = sk_operation_check(doc, err);
+	if (!rc)
+		rc = add_hex(kids, json_object_get(doc, "event"), err);
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(doc, "approvals"), i, v)
+		if (!rc)
+			rc = add_hex(kids, v, err);
+	return rc;
+}
+
+static int event_kids(const json_t *doc, struct sk_oidset *kids, struct sk_err *err)
+{
+	int rc = sk_event_check(doc, err);
+	return rc ? rc : add_hex(kids, json_object_get(doc, "prev"), err);
+}
+
 int sk_walk_children(enum sk_otype t, const void *payload, size_t len, struct sk_oidset *kids,
 		     struct sk_err *err)
 {
-	if (t != SK_OBJ_COMMIT && t != SK_OBJ_SIGNATURE && t != SK_OBJ_RELEASE && t != SK_OBJ_FILE)
+	if (t != SK_OBJ_COMMIT && t != SK_OBJ_SIGNATURE && t != SK_OBJ_RELEASE && t != SK_OBJ_FILE &&
+	    t != SK_OBJ_OPERATION && t != SK_OBJ_EVENT)
 		return 0;
 	if (t == SK_OBJ_RELEASE)
 		return release_kids(payload, len, kids, err);
@@ -87,6 +118,10 @@ int sk_walk_children(enum sk_otype t, const void *payload, size_t len, struct sk
 		rc = commit_kids(doc, kids, err);
 	else if (!rc && t == SK_OBJ_FILE)
 		rc = file_kids(doc, kids, err);
+	else if (!rc && t == SK_OBJ_OPERATION)
+		rc = operation_kids(doc, kids, err);
+	else if (!rc && t == SK_OBJ_EVENT)
+		rc = event_kids(doc, kids, err);
 	else if (!rc) {
 		struct sk_signature s;
 		if ((rc = sk_signature_from_json(&s, doc, err)) == 0)

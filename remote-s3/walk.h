@@ -1,7 +1,8 @@
 /*
  * What an object points at, for push and fetch: the objects a reader of
  * it will need. commit -> control, parent; signature -> release;
- * release -> each artifact's file; file -> its chunk blobs. Other types
+ * release -> each artifact's file; file -> its chunk blobs; operation ->
+ * its newest event and its approvals; event -> the event before. Other types
  * point at nothing that travels with them (a refrecord's prev is walked
  * as a chain by the callers).
  */

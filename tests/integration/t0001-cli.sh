@@ -66,9 +66,9 @@ test_expect_success '--direct is refused by commands that cannot honour it' '
 '
 
 test_expect_success '--dry-run is refused by a mutating command without it' '
-	expect_exit 2 skiff --format=json --dry-run keygen bob &&
+	expect_exit 2 skiff --format=json --dry-run op test-run --steps 1 --ledger "$TRASH/ledger" &&
 	json_is ".error.message | test(\"nothing was changed\")" true &&
-	test ! -e "$XDG_CONFIG_HOME/skiff/keys/bob.key"
+	test ! -e "$TRASH/ledger"
 '
 
 test_done

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Service state: control set | show and log of refs/services/<svc> as state
-# commits (actor, time, message), CAS between concurrent writers, --dry-run,
-# roles, bad input, and verification of what log and show read.
+# commits (actor, time, message, operation), CAS between concurrent writers,
+# --dry-run, roles, bad input, and verification of what log and show read.
+# control set as an operation (kill points, resume, cancel) is t0132.
 . "$(dirname "$0")/lib.sh"
 KEYS="$XDG_CONFIG_HOME/skiff/keys"
 
@@ -50,7 +51,8 @@ test_expect_success 'log refs/services/X shows commits newest first: actor, time
 	json_is ".commits | length" 2 &&
 	json_is ".commits[1].message" "first settings" &&
 	json_is ".commits[0].parent == .commits[1].commit" true &&
-	json_is ".commits[0].actor_name" alice && json_is ".commits[0].op" null &&
+	json_is ".commits[0].actor_name" alice &&
+	json_is ".commits[0].op" "$(skiff --format=json op list | jq -r ".operations[-1].id")" &&
 	json_is ".commits[0].time | type" number &&
 	skiff log refs/services/payments >"$TRASH/text" &&
 	grep -q "^Actor:  alice" "$TRASH/text" && grep -q "first settings" "$TRASH/text" &&
@@ -70,8 +72,9 @@ test_expect_success '--dry-run (before or after the command) plans and writes no
 	cd repo && before=$(snapshot .skiff) &&
 	skiff --format=json control set payments POOL=32 --dry-run >"$TRASH/out" &&
 	json_is .dry_run true && json_is .control.settings.POOL 32 &&
-	planned=$(jq -r .commit "$TRASH/out") &&
-	expect_exit 7 skiff cat-object -t $planned &&
+	json_is .commit null && json_is .op null &&
+	json_is .parent "$(skiff rev-parse refs/services/payments)" &&
+	json_is ".plan.steps[0].name" commit-control &&
 	skiff --format=json --dry-run control set payments POOL=32 >"$TRASH/out" &&
 	json_is .dry_run true &&
 	test "$(snapshot .skiff)" = "$before"

@@ -77,11 +77,12 @@ static void test_initial_policy(void **state)
 	static const char *const rules[][2] = {
 		{ "refs/meta/**", "root" },         { "refs/releases/*/*", "release-signer" },
 		{ "refs/runners/*/*", "runner" },   { "refs/services/*", "operator" },
-		{ "refs/operations/*", "operator" }, { "refs/backups/**", "operator" },
+		{ "refs/operations/*", "operator" }, { "refs/approvals/**", "approver" },
+		{ "refs/backups/**", "operator" },
 		{ "refs/secrets/*", "operator" },    { "refs/**", "operator" },
 	};
-	assert_int_equal(t->nrules, 8);
-	for (size_t i = 0; i < 8; i++) {
+	assert_int_equal(t->nrules, 9);
+	for (size_t i = 0; i < 9; i++) {
 		assert_string_equal(t->rules[i].pattern, rules[i][0]);
 		assert_int_equal(t->rules[i].nroles, 1);
 		assert_string_equal(t->rules[i].roles[0], rules[i][1]);
@@ -97,6 +98,7 @@ static void test_initial_policy(void **state)
 		"{\"pattern\":\"refs/runners/*/*\",\"roles\":[\"runner\"]},"
 		"{\"pattern\":\"refs/services/*\",\"roles\":[\"operator\"]},"
 		"{\"pattern\":\"refs/operations/*\",\"roles\":[\"operator\"]},"
+		"{\"pattern\":\"refs/approvals/**\",\"roles\":[\"approver\"]},"
 		"{\"pattern\":\"refs/backups/**\",\"roles\":[\"operator\"]},"
 		"{\"pattern\":\"refs/secrets/*\",\"roles\":[\"operator\"]},"
 		"{\"pattern\":\"refs/**\",\"roles\":[\"operator\"]}],\"v\":1}";
