@@ -136,6 +136,18 @@ void sk_blob_enc_free(struct sk_blob_enc *e);
 int sk_blob_enc_run(struct sk_blob_enc *e, const void *payload, size_t len,
 		    const unsigned char **out, size_t *outlen, struct sk_err *err);
 
+/* Deferred durability, for the few small objects of one ref update: while
+ * on, a new object skips its fsyncs (it is still complete or absent, as
+ * it is renamed into place whole) and is durable only after the next
+ * sk_odb_flush, one syncfs of the object store's file system, which the
+ * ref transaction runs before any ref points at it. A crash in between
+ * loses only objects nothing refers to yet. Returns the previous
+ * setting. */
+int sk_odb_defer(struct sk_odb *odb, int on);
+/* syncfs of the file system holding the objects: every object written so
+ * far, by any process, is durable when it returns 0. */
+int sk_odb_flush(struct sk_odb *odb, struct sk_err *err);
+
 /* A batch of new objects made durable together (chunked files): each is
  * written to a temp file without waiting for the disk; commit then makes
  * every temp file durable with one syncfs, renames them into place and

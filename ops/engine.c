@@ -128,16 +128,23 @@ static int commit(struct sk_repo *repo, const struct sk_key *key, struct sk_op *
 	json_t *e = new_event(op, key, kind, step, facts);
 	if (!e)
 		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	/* Both objects become durable with the ref update's one barrier,
+	 * before the CAS can make them reachable (sk_odb_defer). */
+	int deferred = sk_odb_defer(odb, 1);
 	int rc = sk_event_check(e, err);
 	if (!rc)
 		rc = sk_odb_write_json(odb, SK_OBJ_EVENT, e, &ev, err);
 	json_decref(e);
+	if (!rc) {
+		json_object_set_new(op->doc, "event", sk_json_oid(&ev));
+		json_object_set_new(op->doc, "events",
+				    json_integer(num(op->doc, "events") + 1));
+		rc = sk_operation_check(op->doc, err);
+	}
+	if (!rc)
+		rc = sk_odb_write_json(odb, SK_OBJ_OPERATION, op->doc, &doc_oid, err);
+	sk_odb_defer(odb, deferred);
 	if (rc)
-		return rc;
-	json_object_set_new(op->doc, "event", sk_json_oid(&ev));
-	json_object_set_new(op->doc, "events", json_integer(num(op->doc, "events") + 1));
-	if ((rc = sk_operation_check(op->doc, err)) ||
-	    (rc = sk_odb_write_json(odb, SK_OBJ_OPERATION, op->doc, &doc_oid, err)))
 		return rc;
 	char ref[SK_REF_MAX + 1];
 	op_ref(ref, sizeof(ref), str(op->doc, "id"));

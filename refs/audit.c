@@ -220,7 +220,7 @@ static int repair_tail(int fd, off_t *size, const char *path, struct sk_err *err
 
 /* Appends the entries to the day's file; the caller holds the lock. */
 static int append_locked(struct sk_repo *repo, const char *dir, const struct sk_trust *policy,
-			 const char *keyname, const struct sk_audit_move *moves, size_t n,
+			 const char *keyname, const struct sk_audit_move *moves, size_t n, int sync,
 			 struct sk_err *err)
 {
 	int64_t now = (int64_t)time(NULL);
@@ -243,9 +243,9 @@ static int append_locked(struct sk_repo *repo, const char *dir, const struct sk_
 	}
 	if (rc == 0)
 		rc = format_lines(repo, policy, keyname, moves, n, now, &buf, &len, err);
-	if (rc == 0 && (sk_fs_write_all(fd, buf, len) < 0 || sk_fs_fsync(fd) < 0))
+	if (rc == 0 && (sk_fs_write_all(fd, buf, len) < 0 || (sync && sk_fs_fsync(fd) < 0)))
 		rc = sk_err_errno(err, errno, "cannot write audit journal", path);
-	if (rc == 0 && st.st_size == 0)
+	if (rc == 0 && st.st_size == 0 && sync)
 		rc = sk_fs_fsync_dir(dir, err);
 	if (fd >= 0)
 		close(fd);
@@ -254,8 +254,8 @@ static int append_locked(struct sk_repo *repo, const char *dir, const struct sk_
 	return rc;
 }
 
-int sk_audit_append(struct sk_repo *repo, const struct sk_trust *policy, const char *keyname,
-		    const struct sk_audit_move *moves, size_t n, struct sk_err *err)
+static int append(struct sk_repo *repo, const struct sk_trust *policy, const char *keyname,
+		  const struct sk_audit_move *moves, size_t n, int sync, struct sk_err *err)
 {
 	if (n == 0 || repo->source.ref)
 		return 0;
@@ -272,7 +272,7 @@ int sk_audit_append(struct sk_repo *repo, const struct sk_trust *policy, const c
 		if (errno != EINTR)
 			rc = sk_err_errno(err, errno, "cannot lock audit journal", lock);
 	if (rc == 0)
-		rc = append_locked(repo, dir, policy, keyname, moves, n, err);
+		rc = append_locked(repo, dir, policy, keyname, moves, n, sync, err);
 	if (fd >= 0)
 		close(fd); /* releases the flock */
 	sk_trust_free(loaded);
@@ -281,12 +281,18 @@ int sk_audit_append(struct sk_repo *repo, const struct sk_trust *policy, const c
 	return rc;
 }
 
+int sk_audit_append(struct sk_repo *repo, const struct sk_trust *policy, const char *keyname,
+		    const struct sk_audit_move *moves, size_t n, struct sk_err *err)
+{
+	return append(repo, policy, keyname, moves, n, 1, err);
+}
+
 void sk_audit_record(struct sk_repo *repo, const struct sk_trust *policy, const char *keyname,
-		     const struct sk_audit_move *moves, size_t n)
+		     const struct sk_audit_move *moves, size_t n, int sync)
 {
 	struct sk_err err;
 	sk_err_clear(&err);
-	if (sk_audit_append(repo, policy, keyname, moves, n, &err) == 0)
+	if (append(repo, policy, keyname, moves, n, sync, &err) == 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		char hex[SK_OID_HEXSZ + 1];

@@ -60,9 +60,11 @@ struct sk_audit_move {
 int sk_audit_append(struct sk_repo *repo, const struct sk_trust *policy, const char *keyname,
 		    const struct sk_audit_move *moves, size_t n, struct sk_err *err);
 /* sk_audit_append after the refs already moved: a failure is reported on
- * stderr and does not fail the caller (see audit.c for why). */
+ * stderr and does not fail the caller (see audit.c for why). sync 0
+ * leaves the entries' durability to the caller's next syncfs (a ref
+ * transaction makes its rename and its entries durable with one). */
 void sk_audit_record(struct sk_repo *repo, const struct sk_trust *policy, const char *keyname,
-		     const struct sk_audit_move *moves, size_t n);
+		     const struct sk_audit_move *moves, size_t n, int sync);
 
 /* --- reading ------------------------------------------------------------ */
 

@@ -10,8 +10,10 @@
  *      expectation. The read happens under the lock, which is what makes
  *      the check a compare-and-swap. Build, sign and store the new record
  *      as a refrecord object (objects before refs), then write it into the
- *      lock and fsync.
- *   3. Commit. One ref: rename the lock over the ref. Several: write the
+ *      lock. Then one barrier (syncfs, see barrier()) makes the record
+ *      objects, the locks and every object written before durable.
+ *   3. Commit. One ref: rename the lock over the ref, append the audit
+ *      entry, and one more barrier makes both durable. Several: write the
  *      journal .skiff/txn/<random> naming each ref and its record id; once
  *      it is durable the transaction is committed. Then rename every lock
  *      and remove the journal.
@@ -301,7 +303,9 @@ static void build_record(struct txn_item *it, const struct sk_key *key,
 	snprintf(r->op, sizeof(r->op), "%s", it->up->op ? it->up->op : "");
 }
 
-/* Stores the signed record as an object, then writes it into the lock. */
+/* Stores the signed record as an object, then writes it into the lock.
+ * Neither is fsynced here: barrier() makes both durable, with every
+ * object the caller wrote before, before any lock is renamed. */
 static int write_record(struct sk_repo *repo, struct txn_item *it, int fd, struct sk_err *err)
 {
 	char *bytes = NULL;
@@ -309,7 +313,7 @@ static int write_record(struct sk_repo *repo, struct txn_item *it, int fd, struc
 	int rc = sk_refrecord_dump(&it->rec, 1, &bytes, &len, err);
 	if (rc == 0)
 		rc = sk_odb_write(repo->odb, SK_OBJ_REFRECORD, bytes, len, &it->rec_oid, err);
-	if (rc == 0 && (sk_fs_write_all(fd, bytes, len) < 0 || sk_fs_fsync(fd) < 0))
+	if (rc == 0 && sk_fs_write_all(fd, bytes, len) < 0)
 		rc = sk_err_errno(err, errno, "cannot write lock", it->lock);
 	free(bytes);
 	return rc;
@@ -375,6 +379,32 @@ static void unlock_all(struct txn_item *items, size_t n)
 
 /* --- commit ------------------------------------------------------------ */
 
+/* The one durability barrier before the commit point: syncfs of the file
+ * system holding the objects -- every new object (ours, and any another
+ * process wrote that a ref of ours may point at) and every lock's record
+ * -- and of the refs' file system when it is another one. One syncfs
+ * costs about what one fsync does, where per-file fsyncs of the record
+ * object, its directory and the lock were three to five. */
+static int barrier(struct sk_repo *repo, struct sk_err *err)
+{
+	int rc = sk_odb_flush(repo->odb, err);
+	struct stat a, b;
+	char *objects = sk_path_join(repo->path, "objects");
+	char *refs = sk_path_join(repo->path, "refs");
+	if (rc == 0 && stat(objects, &a) == 0 && stat(refs, &b) == 0 && a.st_dev != b.st_dev) {
+		int fd = sk_fs_open(refs, O_RDONLY | O_DIRECTORY, 0);
+		if (fd < 0 || sk_fs_syncfs(fd) < 0)
+			rc = sk_err_errno(err, errno, "cannot sync", refs);
+		if (fd >= 0)
+			close(fd);
+	}
+	free(objects);
+	free(refs);
+	return rc;
+}
+
+/* The commit point of a one-ref transaction: the rename. Its durability
+ * comes after, from the barrier that also covers the audit entry. */
 static int commit_one(struct txn_item *it, struct sk_err *err)
 {
 	if (sk_fs_rename(it->lock, it->path) < 0) {
@@ -384,15 +414,16 @@ static int commit_one(struct txn_item *it, struct sk_err *err)
 		return rc;
 	}
 	it->locked = 0;
-	int rc = sk_fs_fsync_parent(it->path, err);
-	if (rc < 0) {
-		sk_err_wrap(err, "ref %s was updated but may not be durable", it->up->ref);
-		if (err)
-			snprintf(err->hint, sizeof(err->hint),
-				 "the ref moved; once the disk is healthy, check it with: skiff "
-				 "verify-ref %s",
-				 it->up->ref);
-	}
+	return 0;
+}
+
+static int not_durable(const struct txn_item *it, struct sk_err *err)
+{
+	int rc = sk_err_wrap(err, "ref %s was updated but may not be durable", it->up->ref);
+	if (err)
+		snprintf(err->hint, sizeof(err->hint),
+			 "the ref moved; once the disk is healthy, check it with: skiff verify-ref %s",
+			 it->up->ref);
 	return rc;
 }
 
@@ -564,7 +595,7 @@ static int check_updates(struct sk_repo *repo, const struct sk_trust *policy,
 /* One audit entry per ref, once every ref has moved (refs/audit.c says
  * why a journal failure then only warns). */
 static void audit_items(struct sk_repo *repo, const struct sk_trust *policy,
-			const struct sk_key *key, const struct txn_item *items, size_t n)
+			const struct sk_key *key, const struct txn_item *items, size_t n, int sync)
 {
 	struct sk_audit_move *moves = calloc(n, sizeof(*moves));
 	if (!moves)
@@ -573,7 +604,7 @@ static void audit_items(struct sk_repo *repo, const struct sk_trust *policy,
 		moves[i] = (struct sk_audit_move){ .action = "update", .ref = items[i].up->ref,
 						   .has_old = items[i].has_old, .old = items[i].old,
 						   .rec = &items[i].rec, .record = items[i].rec_oid };
-	sk_audit_record(repo, policy, sk_key_name(key), moves, n);
+	sk_audit_record(repo, policy, sk_key_name(key), moves, n, sync);
 	free(moves);
 }
 
@@ -596,18 +627,24 @@ int sk_refs_update_with(struct sk_repo *repo, const struct sk_key *key,
 	if (rc < 0)
 		return rc;
 	struct txn_item *items = make_items(repo, ups, n);
+	int deferred = sk_odb_defer(repo->odb, 1);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = prepare_item(repo, key, policy_oid, &items[i], err);
-	if (rc < 0)
+	sk_odb_defer(repo->odb, deferred);
+	if (rc == 0)
+		rc = barrier(repo, err);
+	if (rc < 0) {
 		unlock_all(items, n);
-	else if (n == 1)
-		rc = commit_one(&items[0], err);
-	else
-		rc = commit_many(repo, items, n, err);
-	if (rc == 0) {
-		audit_items(repo, policy, key, items, n);
-		give_records(items, n, records);
+	} else if (n == 1 && (rc = commit_one(&items[0], err)) == 0) {
+		/* one barrier makes the rename and its audit entry durable */
+		audit_items(repo, policy, key, items, n, 0);
+		if ((rc = barrier(repo, err)) < 0)
+			not_durable(&items[0], err);
+	} else if (n > 1 && (rc = commit_many(repo, items, n, err)) == 0) {
+		audit_items(repo, policy, key, items, n, 1);
 	}
+	if (rc == 0)
+		give_records(items, n, records);
 	free_items(items, n);
 	return rc;
 }
@@ -737,7 +774,7 @@ int sk_refs_adopt(struct sk_repo *repo, const char *name, const void *bytes, siz
 	if (!rc) {
 		struct sk_audit_move m = { .action = "fetch", .ref = name, .has_old = it.has_old,
 					   .old = it.old, .rec = &it.rec, .record = it.rec_oid };
-		sk_audit_record(repo, NULL, NULL, &m, 1);
+		sk_audit_record(repo, NULL, NULL, &m, 1, 1);
 	}
 	free(it.path);
 	free(it.lock);

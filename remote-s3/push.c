@@ -289,7 +289,7 @@ static int move_ref(struct push *p, struct push_ref *pr, struct sk_err *err)
 	struct sk_audit_move m = { .action = "push", .ref = pr->name, .has_old = pr->has_stop,
 				   .old = pr->stop, .rec = &pr->local };
 	sk_oid_hash(&m.record, SK_OBJ_REFRECORD, pr->bytes, pr->len);
-	sk_audit_record(p->repo, NULL, NULL, &m, 1);
+	sk_audit_record(p->repo, NULL, NULL, &m, 1, 1);
 	/* What we wrote is what this remote has shown us now. */
 	return sk_refs_seen_note(p->repo, sk_remote_key(p->remote), pr->name, pr->local.seq, err);
 }

@@ -119,8 +119,9 @@ wait_for() { local i=0; while [ ! -e "$1" ] && [ $i -lt 1000 ]; do sleep 0.02; i
 
 test_expect_success 'SIGKILL from outside inside a step, then resume' '
 	mkdir r2 && skiff init r2 >/dev/null &&
-	{ skiff -C r2 op test-run --steps 3 --hang-at 2 --ledger "$TRASH/l2" >/dev/null 2>&1 & pid=$!; } &&
-	wait_for l2.hanging && kill -9 $pid && { wait $pid || true; } &&
+	{ "$SKIFF_BIN" -C r2 op test-run --steps 3 --hang-at 2 --ledger "$TRASH/l2" >/dev/null 2>&1 &
+	  pid=$!; } &&
+	wait_for l2.hanging && kill -9 $pid && { wait $pid || true; } && ! kill -0 $pid 2>/dev/null &&
 	id=$(newest_op r2) &&
 	skiff -C r2 --format=json op show "$id" >out &&
 	json_is ".operation.steps[1].state" running && json_is .operation.state running &&
