@@ -17,7 +17,7 @@
  * hash each one's id and, when it is new, compress it and write it to a
  * temp file without waiting for the disk. A slab is read into again only
  * once no queued or running job points into it, so nothing waits for all
- * threads to be idle. Chunk ids are hashed with OpenSSL EVP directly
+ * threads to be idle. Chunk ids are hashed with common/sha256.h directly
  * (header form from sk_oid_header): sk_oid_hash uses libsodium below
  * 1 MiB, several times slower than SHA-NI, and many chunks are that small.
  */
@@ -26,7 +26,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +33,7 @@
 #include <unistd.h>
 
 #include "common/fs.h"
+#include "common/sha256.h"
 #include "objects/chunker.h"
 #include "objects/cjson.h"
 
@@ -188,37 +188,13 @@ int sk_file_read(struct sk_odb *odb, const struct sk_oid *oid, struct sk_file **
 	return rc;
 }
 
-static EVP_MD_CTX *sha256_new(void)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		abort();
-	return ctx;
-}
-
-static void sha256_update(EVP_MD_CTX *ctx, const void *p, size_t n)
-{
-	if (n && EVP_DigestUpdate(ctx, p, n) != 1)
-		abort();
-}
-
-static void sha256_final(EVP_MD_CTX *ctx, unsigned char out[32])
-{
-	unsigned int n = 0;
-	if (EVP_DigestFinal_ex(ctx, out, &n) != 1 || n != 32)
-		abort();
-}
-
-static void chunk_id(EVP_MD_CTX *ctx, const unsigned char *p, size_t n, struct sk_oid *out)
+static void chunk_id(struct sk_sha256 *ctx, const unsigned char *p, size_t n, struct sk_oid *out)
 {
 	char hdr[32];
-	unsigned int len = 0;
-	if (EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		abort();
-	sha256_update(ctx, hdr, sk_oid_header(hdr, SK_OBJ_BLOB, n));
-	sha256_update(ctx, p, n);
-	if (EVP_DigestFinal_ex(ctx, out->id, &len) != 1 || len != 32)
-		abort();
+	sk_sha256_init(ctx);
+	sk_sha256_update(ctx, hdr, sk_oid_header(hdr, SK_OBJ_BLOB, n));
+	sk_sha256_update(ctx, p, n);
+	sk_sha256_final(ctx, out->id);
 }
 
 /* --- storing ------------------------------------------------------- */
@@ -233,7 +209,7 @@ struct job {
 
 /* What one chunk writer keeps between chunks. */
 struct writer {
-	EVP_MD_CTX *ctx;
+	struct sk_sha256 *ctx;
 	struct sk_blob_enc *enc;
 };
 
@@ -245,7 +221,7 @@ struct store {
 	int eof;
 	uint64_t read_total;
 	struct stat st0; /* fstat before reading; st_mode 0 when not regular */
-	EVP_MD_CTX *digest;
+	struct sk_sha256 *digest;
 
 	/* Everything below is shared with the threads and guarded by mu.
 	 * Each kind of waiter has its own condition, so a finished chunk
@@ -280,13 +256,13 @@ static int changed(struct sk_err *err, const char *why)
 
 static void writer_init(struct writer *w)
 {
-	w->ctx = sha256_new();
+	w->ctx = sk_sha256_new();
 	w->enc = sk_blob_enc_new();
 }
 
 static void writer_fini(struct writer *w)
 {
-	EVP_MD_CTX_free(w->ctx);
+	sk_sha256_free(w->ctx);
 	sk_blob_enc_free(w->enc);
 }
 
@@ -364,7 +340,7 @@ static void *digest_main(void *arg)
 			break;
 		struct job b = s->blocks[s->bhead % BLOCK_Q];
 		pthread_mutex_unlock(&s->mu);
-		sha256_update(s->digest, b.p, b.n);
+		sk_sha256_update(s->digest, b.p, b.n);
 		pthread_mutex_lock(&s->mu);
 		s->bhead++;
 		s->refs[b.slab]--;
@@ -427,7 +403,7 @@ static int read_block(struct store *s, struct sk_err *err)
 	if (s->digest_threaded)
 		enqueue(s, s->blocks, BLOCK_Q, &s->bhead, &s->btail, &b, &s->blocks_cv);
 	else
-		sha256_update(s->digest, p, (size_t)r);
+		sk_sha256_update(s->digest, p, (size_t)r);
 	return 0;
 }
 
@@ -604,7 +580,7 @@ static int store_begin(struct store *s, struct sk_odb *odb, int fd, int dry, str
 		if (!(s->slab[i] = malloc(SLAB)))
 			return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
 	s->batch = sk_odb_batch_new(odb);
-	s->digest = sha256_new();
+	s->digest = sk_sha256_new();
 	start_threads(s);
 	return 0;
 }
@@ -614,7 +590,7 @@ static void store_end(struct store *s)
 	for (unsigned i = 0; i < SLABS; i++)
 		free(s->slab[i]);
 	sk_odb_batch_free(s->batch); /* removes what was not committed */
-	EVP_MD_CTX_free(s->digest);
+	sk_sha256_free(s->digest);
 	free(s->f.chunks);
 	free(s->fresh);
 	pthread_mutex_destroy(&s->mu);
@@ -629,7 +605,7 @@ static int store_finish(struct store *s, int rc, struct sk_err *err)
 {
 	if (s->digest) {
 		stop_threads(s);
-		sha256_final(s->digest, s->f.sha256);
+		sk_sha256_final(s->digest, s->f.sha256);
 	}
 	if (!rc)
 		rc = failed(s, err);
@@ -690,7 +666,7 @@ int sk_file_plan(struct sk_odb *odb, int fd, struct sk_file_stats *stats,
 /* --- reading back: verify and extract ------------------------------ */
 
 struct walk {
-	EVP_MD_CTX *ctx;
+	struct sk_sha256 *ctx;
 	int fd; /* -1: verify only */
 	const char *path;
 	int sink_failed;
@@ -700,7 +676,7 @@ struct walk {
 static int walk_sink(const void *buf, size_t len, void *arg)
 {
 	struct walk *w = arg;
-	sha256_update(w->ctx, buf, len);
+	sk_sha256_update(w->ctx, buf, len);
 	if (w->fd >= 0 && sk_fs_write_all(w->fd, buf, len) < 0) {
 		w->sink_failed = 1;
 		return sk_err_errno(w->err, errno, "cannot write", w->path);
@@ -744,12 +720,12 @@ static int walk_file(struct sk_odb *odb, const struct sk_oid *oid, int fd, const
 	int rc = sk_file_read(odb, oid, &f, err);
 	if (rc)
 		return rc;
-	struct walk w = { sha256_new(), fd, path, 0, err };
+	struct walk w = { sk_sha256_new(), fd, path, 0, err };
 	for (size_t i = 0; !rc && i < f->nchunks; i++)
 		rc = walk_chunk(odb, &f->chunks[i], i, &w, err);
 	unsigned char got[32];
-	sha256_final(w.ctx, got);
-	EVP_MD_CTX_free(w.ctx);
+	sk_sha256_final(w.ctx, got);
+	sk_sha256_free(w.ctx);
 	if (!rc && memcmp(got, f->sha256, 32) != 0)
 		rc = sk_err_set(err, SK_ECORRUPT, NULL,
 				"the artifact's SHA-256 differs from the one its file records");

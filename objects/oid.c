@@ -16,11 +16,12 @@
 
 #include <assert.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/sha256.h"
 
 static const char *const type_names[SK_OBJ__COUNT] = {
 	[SK_OBJ_NONE] = NULL,
@@ -155,18 +156,10 @@ size_t sk_oid_header(char *buf, enum sk_otype t, uint64_t len)
 #define SHA256_LARGE (1u << 20)
 
 struct sk_hasher {
-	EVP_MD_CTX *ctx; /* large inputs; NULL when small is used */
+	struct sk_sha256 *ctx; /* large inputs; NULL when small is used */
 	crypto_hash_sha256_state small;
 	uint64_t want, seen;
 };
-
-static EVP_MD_CTX *sha256_ctx(void)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-		abort();
-	return ctx;
-}
 
 static struct sk_hasher *hasher_for(uint64_t len)
 {
@@ -174,7 +167,7 @@ static struct sk_hasher *hasher_for(uint64_t len)
 	if (!h)
 		abort();
 	if (len >= SHA256_LARGE)
-		h->ctx = sha256_ctx();
+		h->ctx = sk_sha256_new();
 	else
 		crypto_hash_sha256_init(&h->small);
 	h->want = len;
@@ -187,17 +180,16 @@ static void hasher_update(struct sk_hasher *h, const void *data, size_t len)
 		return;
 	if (!h->ctx)
 		crypto_hash_sha256_update(&h->small, data, len);
-	else if (EVP_DigestUpdate(h->ctx, data, len) != 1)
-		abort();
+	else
+		sk_sha256_update(h->ctx, data, len);
 }
 
 static void hasher_final(struct sk_hasher *h, unsigned char out[32])
 {
-	unsigned int n = 0;
 	if (!h->ctx)
 		crypto_hash_sha256_final(&h->small, out);
-	else if (EVP_DigestFinal_ex(h->ctx, out, &n) != 1 || n != 32)
-		abort();
+	else
+		sk_sha256_final(h->ctx, out);
 }
 
 struct sk_hasher *sk_hasher_new(enum sk_otype t, uint64_t len)
@@ -226,7 +218,7 @@ void sk_hasher_free(struct sk_hasher *h)
 {
 	if (!h)
 		return;
-	EVP_MD_CTX_free(h->ctx);
+	sk_sha256_free(h->ctx);
 	free(h);
 }
 

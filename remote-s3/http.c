@@ -23,7 +23,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <openssl/crypto.h>
+#include <sodium.h>
 
 #include "objects/oid.h"
 
@@ -202,7 +202,7 @@ int sk_s3_new(struct sk_s3 **out, const char *url, const struct sk_s3_opts *opts
 static void wipe_free(char *s)
 {
 	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
+		sodium_memzero(s, strlen(s));
 		free(s);
 	}
 }

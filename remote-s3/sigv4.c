@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <sodium.h>
 
 #include "objects/oid.h"
 
@@ -215,8 +214,11 @@ done:
 
 static void hmac(const void *key, size_t klen, const char *msg, unsigned char out[32])
 {
-	unsigned int n = 32;
-	HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &n);
+	crypto_auth_hmacsha256_state st;
+	crypto_auth_hmacsha256_init(&st, key, klen);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, strlen(msg));
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof(st));
 }
 
 void sk_sigv4_signing_key(const char *secret, const char *date, const char *region,
@@ -232,12 +234,12 @@ void sk_sigv4_signing_key(const char *secret, const char *date, const char *regi
 	memcpy(k, "AWS4", 4);
 	memcpy(k + 4, secret, slen + 1);
 	hmac(k, slen + 4, date, t);
-	OPENSSL_cleanse(k, slen + 4);
+	sodium_memzero(k, slen + 4);
 	free(k);
 	hmac(t, 32, region, key);
 	hmac(key, 32, service, t);
 	hmac(t, 32, "aws4_request", key);
-	OPENSSL_cleanse(t, sizeof(t));
+	sodium_memzero(t, sizeof(t));
 }
 
 int sk_sigv4_authorization(const struct sk_sigv4_req *req, const struct sk_sigv4_cred *cred,
@@ -265,7 +267,7 @@ int sk_sigv4_authorization(const struct sk_sigv4_req *req, const struct sk_sigv4
 	unsigned char key[32], sig[32];
 	sk_sigv4_signing_key(cred->secret_key, date, cred->region, cred->service, key);
 	hmac(key, 32, sts, sig);
-	OPENSSL_cleanse(key, sizeof(key));
+	sodium_memzero(key, sizeof(key));
 	sk_hex(sig, 32, hex);
 	size_t len = strlen(cred->access_key) + strlen(scope) + strlen(names) + 128;
 	*out = malloc(len);

@@ -1,5 +1,5 @@
 /*
- * AWS Signature Version 4 (header-based), done with OpenSSL's HMAC and
+ * AWS Signature Version 4 (header-based), done with libsodium's HMAC and
  * SHA-256 so every byte that is signed is visible here and checked
  * against AWS's published examples (tests/unit/test_s3_sigv4.c).
  *
