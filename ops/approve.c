@@ -16,6 +16,7 @@
 #include "objects/odb.h"
 #include "objects/trust.h"
 #include "ops/internal.h"
+#include "refs/audit.h"
 #include "refs/keys.h"
 #include "refs/refs.h"
 
@@ -319,7 +320,13 @@ static int store_ref(struct sk_repo *repo, const struct sk_key *key, const struc
 	approval_ref(op->doc, sk_key_id(key), ref, sizeof(ref));
 	struct sk_ref_update up = { .ref = ref, .new_oid = *oid, .expect = SK_EXPECT_ABSENT,
 				    .op = str(op->doc, "id") };
+	/* the audit entry carries the operation's trace and service */
+	struct sk_audit_ctx saved = *sk_repo_audit(repo), actx = saved;
+	actx.trace = str(op->doc, "trace");
+	actx.op_service = str(op->doc, "service");
+	sk_repo_set_audit(repo, &actx);
 	int rc = sk_refs_update(repo, key, &up, 1, NULL, err);
+	sk_repo_set_audit(repo, &saved);
 	if (rc == SK_ECONFLICT || rc == SK_EEXISTS)
 		return sk_err_set(err, SK_ECONFLICT, "skiff op show ID lists its approvals",
 				  "key %s already approved operation %s", sk_key_id(key),

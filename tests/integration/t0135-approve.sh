@@ -91,6 +91,10 @@ test_expect_success 'bob approves (signed approval object bound to id and plan);
 	json_is .reason "change ticket 42" "$TRASH/aobj" &&
 	test "$(jq -r .sig "$TRASH/aobj" | wc -c)" = 129 &&
 	test "$(skiff cat-object -t "$aid")" = approval &&
+	skiff --format=json audit --ref "refs/approvals/**" >"$TRASH/au" &&
+	json_is ".entries[-1].trace" "$(skiff --format=json op show "$id" | jq -r .operation.trace)" \
+		"$TRASH/au" &&
+	json_is ".entries[-1].name" bob "$TRASH/au" && json_is ".entries[-1].op" "$id" "$TRASH/au" &&
 	expect_exit 3 skiff --identity bob approve "$id" &&
 	grep -q "not awaiting approval\|already approved" "$TRASH/err" &&
 	skiff --identity alice --format=json resume "$id" >"$TRASH/res" &&
