@@ -385,24 +385,37 @@ static int act_and_record(struct run *r, size_t i, int *failed, struct sk_err *e
 	return commit(r->repo, r->key, r->op, "result", (long)i, facts, err);
 }
 
+/* Runs step i's observe: *done, and *facts (a new object that records
+ * "done") for the "observed" event. */
+static int observe_step(struct run *r, size_t i, int *done, json_t **facts, struct sk_err *err)
+{
+	struct sk_op_ctx ctx;
+	*facts = NULL;
+	*done = 0;
+	ctx_for(r, i, &ctx);
+	int rc = r->defs[i].observe(&ctx, done, facts, err);
+	if (rc) {
+		json_decref(*facts);
+		*facts = NULL;
+		return rc;
+	}
+	if (!*facts)
+		*facts = json_object();
+	json_object_set_new(*facts, "done", json_boolean(*done));
+	return 0;
+}
+
 /* A step found "running" was interrupted between intent and result:
  * observe first, record what was found (which also takes the lease
  * before anything is done again), and act only when the effect is
  * absent. */
 static int resume_step(struct run *r, size_t i, int *failed, struct sk_err *err)
 {
-	struct sk_op_ctx ctx;
-	json_t *facts = NULL;
-	int done = 0;
-	ctx_for(r, i, &ctx);
-	int rc = r->defs[i].observe(&ctx, &done, &facts, err);
-	if (rc) {
-		json_decref(facts);
+	json_t *facts;
+	int done;
+	int rc = observe_step(r, i, &done, &facts, err);
+	if (rc)
 		return rc;
-	}
-	if (!facts)
-		facts = json_object();
-	json_object_set_new(facts, "done", json_boolean(done));
 	if (done) {
 		step_set(step_at(r->op, i), "succeeded", "ended", json_deep_copy(facts));
 		json_object_set_new(r->op->doc, "cursor", json_integer((json_int_t)i + 1));
@@ -457,18 +470,11 @@ static int compensate_step(struct run *r, size_t i, struct sk_err *err)
  * effect (then it is compensated like the others) or not (skipped). */
 static int settle_running(struct run *r, size_t i, struct sk_err *err)
 {
-	struct sk_op_ctx ctx;
-	json_t *facts = NULL;
-	int done = 0;
-	ctx_for(r, i, &ctx);
-	int rc = r->defs[i].observe(&ctx, &done, &facts, err);
-	if (rc) {
-		json_decref(facts);
+	json_t *facts;
+	int done;
+	int rc = observe_step(r, i, &done, &facts, err);
+	if (rc)
 		return rc;
-	}
-	if (!facts)
-		facts = json_object();
-	json_object_set_new(facts, "done", json_boolean(done));
 	step_set(step_at(r->op, i), done ? "succeeded" : "skipped", "ended", NULL);
 	return commit(r->repo, r->key, r->op, "observed", (long)i, facts, err);
 }

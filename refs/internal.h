@@ -20,6 +20,8 @@ struct sk_repo {
 	struct sk_odb *odb;
 	struct sk_repo_source source; /* --direct: where refs come from */
 	struct sk_audit_ctx audit;    /* recorded with every move (refs/audit.c) */
+	int fs_known;                 /* refs_elsewhere is set (refs/txn.c barrier) */
+	int refs_elsewhere;           /* refs/ is on another file system than objects/ */
 };
 
 /* Path of ref name's file (malloc'd); name must be checked. */

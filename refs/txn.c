@@ -388,17 +388,22 @@ static void unlock_all(struct txn_item *items, size_t n)
 static int barrier(struct sk_repo *repo, struct sk_err *err)
 {
 	int rc = sk_odb_flush(repo->odb, err);
-	struct stat a, b;
-	char *objects = sk_path_join(repo->path, "objects");
 	char *refs = sk_path_join(repo->path, "refs");
-	if (rc == 0 && stat(objects, &a) == 0 && stat(refs, &b) == 0 && a.st_dev != b.st_dev) {
+	if (!repo->fs_known) { /* once per process: the layout does not move */
+		struct stat a, b;
+		char *objects = sk_path_join(repo->path, "objects");
+		repo->refs_elsewhere = stat(objects, &a) == 0 && stat(refs, &b) == 0 &&
+				       a.st_dev != b.st_dev;
+		repo->fs_known = 1;
+		free(objects);
+	}
+	if (rc == 0 && repo->refs_elsewhere) {
 		int fd = sk_fs_open(refs, O_RDONLY | O_DIRECTORY, 0);
 		if (fd < 0 || sk_fs_syncfs(fd) < 0)
 			rc = sk_err_errno(err, errno, "cannot sync", refs);
 		if (fd >= 0)
 			close(fd);
 	}
-	free(objects);
 	free(refs);
 	return rc;
 }

@@ -6,11 +6,9 @@
 # Also: op list agrees with what is stored while operations move, and
 # its index (.skiff/index/operations) is rebuilt when corrupt.
 . "$(dirname "$0")/lib.sh"
+. "$TEST_SRC/tests/integration/lib-ops.sh"
 export SKIFF_TEST_OPS=1
 
-newest_op() { skiff -C "$1" --format=json op list | jq -r '.operations[-1].id // empty'; }
-# wait_for FILE: until FILE exists (bounded; a hang fails, not a timing).
-wait_for() { local i=0; while [ ! -e "$1" ] && [ $i -lt 1500 ]; do sleep 0.02; i=$((i + 1)); done; test -e "$1"; }
 # wait_lines FILE N: until FILE has at least N lines (bounded).
 wait_lines() {
 	local i=0

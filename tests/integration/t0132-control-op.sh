@@ -6,27 +6,9 @@
 # conflict that overwrites nothing; cancel reverts with a new commit;
 # resume/cancel --dry-run print what they would do.
 . "$(dirname "$0")/lib.sh"
+. "$TEST_SRC/tests/integration/lib-ops.sh"
 
-newest_op() { skiff -C "$1" --format=json op list | jq -r '.operations[-1].id // empty'; }
 ncommits() { skiff -C "$1" --format=json log refs/services/pay | jq '.commits | length'; }
-
-# check_chain DIR ID: events seq 1..n linked by prev, n as the operation
-# records, one trace (as in t0130).
-check_chain() {
-	local n trace
-	skiff -C "$1" --format=json op events "$2" >"$TRASH/ev" &&
-	skiff -C "$1" --format=json op show "$2" >"$TRASH/show" &&
-	n=$(jq -r .operation.events "$TRASH/show") &&
-	trace=$(jq -r .operation.trace "$TRASH/show") &&
-	test "$(jq '.events | length' "$TRASH/ev")" = "$n" &&
-	jq -e --arg t "$trace" '.events as $e | [range(0; $e|length)] | all(. as $i |
-		$e[$i].seq == $i + 1 and $e[$i].trace == $t and
-		(if $i == 0 then $e[0].prev == null else $e[$i].prev == $e[$i-1].id end))' \
-		"$TRASH/ev" >/dev/null &&
-	test "$(jq -r '.events[-1].id' "$TRASH/ev")" = "$(jq -r .operation.event "$TRASH/show")"
-}
-
-wait_for() { local i=0; while [ ! -e "$1" ] && [ $i -lt 1000 ]; do sleep 0.02; i=$((i + 1)); done; test -e "$1"; }
 
 test_expect_success 'setup: a repository where pay has one commit (POOL=8)' '
 	setup_repo && skiff -C repo control set pay POOL=8 -m first >/dev/null
