@@ -71,6 +71,22 @@ test_expect_success 'the requester and a key without the approver role are refus
 	skiff --format=json op show "$id" | jq -e ".approval.approvals == []" >/dev/null
 '
 
+test_expect_success 'bad input: a malformed or unknown id, a bad threshold: typed errors, nothing changed' '
+	cd repo && before=$(find .skiff/refs -type f | sort | xargs cat | sha256sum) &&
+	expect_exit 2 skiff --identity bob --format=json approve &&
+	json_is .error.code usage &&
+	expect_exit 2 skiff --identity bob --format=json approve a b &&
+	expect_exit 7 skiff --identity bob --format=json approve 20261204T000000000Z-000000000000 &&
+	json_is .error.code not_found &&
+	expect_exit 1 skiff --identity bob --format=json approve "../etc" &&
+	json_is .error.code invalid_input &&
+	expect_exit 2 skiff --identity alice --format=json trust set-threshold 0 &&
+	expect_exit 2 skiff --identity alice trust set-threshold x &&
+	expect_exit 2 skiff --identity alice trust set-threshold 1001 &&
+	expect_exit 4 skiff --identity bob --format=json trust set-threshold 2 &&
+	test "$(find .skiff/refs -type f | sort | xargs cat | sha256sum)" = "$before"
+'
+
 test_expect_success 'approve --dry-run shows the plan and changes nothing' '
 	cd repo && id=$(cat "$TRASH/id1") &&
 	before=$(skiff rev-parse "refs/operations/$id") &&
