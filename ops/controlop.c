@@ -235,17 +235,8 @@ static int moved_or(const struct sk_op_ctx *ctx, const char *service, int rc,
 static void maybe_hang(void)
 {
 	const char *ops = getenv("SKIFF_TEST_OPS"), *path = getenv("SKIFF_TEST_CONTROL_HANG");
-	if (!ops || strcmp(ops, "1") != 0 || !path || !*path)
-		return;
-	char buf[4096];
-	snprintf(buf, sizeof(buf), "%s.hanging", path);
-	int fd = open(buf, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd >= 0)
-		close(fd);
-	snprintf(buf, sizeof(buf), "%s.release", path);
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
-	while (access(buf, F_OK) != 0)
-		nanosleep(&ts, NULL);
+	if (ops && strcmp(ops, "1") == 0 && path && *path)
+		sk_op_test_hang(path);
 }
 
 /* The planned change: CAS from the planned parent. Observes first, so a

@@ -151,6 +151,10 @@ int sk_op_approvals(struct sk_repo *repo, const struct sk_op *op, json_t **out,
 int sk_op_approve(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op,
 		  const char *reason, int dry_run, json_t **out, struct sk_err *err);
 
+/* Test hook shared by the test-only paths of operation types: creates
+ * PATH.hanging and waits until PATH.release exists (ops/testop.c). */
+void sk_op_test_hang(const char *path);
+
 /* A kill point (see above); where names it in nothing but a debugger. */
 void sk_op_killpoint(const char *where);
 

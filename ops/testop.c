@@ -69,20 +69,24 @@ static void prefix_for(const struct sk_op_ctx *ctx, const char *verb, char *buf,
 	snprintf(buf, n, "%s %s %s ", verb, ctx->id, ctx->step_name);
 }
 
+void sk_op_test_hang(const char *path)
+{
+	char buf[4096];
+	snprintf(buf, sizeof(buf), "%s.hanging", path);
+	int fd = open(buf, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		close(fd);
+	snprintf(buf, sizeof(buf), "%s.release", path);
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	while (access(buf, F_OK) != 0)
+		nanosleep(&ts, NULL);
+}
+
 static void maybe_hang(const struct sk_op_ctx *ctx, const char *ledger)
 {
 	const char *h = getenv("SKIFF_TEST_OP_HANG");
-	if (!h || atol(h) != (long)ctx->step + 1)
-		return;
-	char path[4096];
-	snprintf(path, sizeof(path), "%s.hanging", ledger);
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd >= 0)
-		close(fd);
-	snprintf(path, sizeof(path), "%s.release", ledger);
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
-	while (access(path, F_OK) != 0)
-		nanosleep(&ts, NULL);
+	if (h && atol(h) == (long)ctx->step + 1)
+		sk_op_test_hang(ledger);
 }
 
 /* Appends "<verb> <op> <step> <trace>" once; the kill point sits after
