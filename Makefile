@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 BUILD ?= build
 SAN ?=
 
-PCS = libsodium openssl jansson libzstd libcurl libgit2 expat libfyaml
+PCS = libsodium openssl jansson libzstd libcurl libgit2 expat libfyaml libarchive
 # The libraries every invocation loads are linked statically by default:
 # resolving a shared library's relocations costs more than a whole small
 # read. The cost is that a security update of these libraries needs a
@@ -61,7 +61,8 @@ else
 LIBS = -Wl,--as-needed $(PC_LIBS) -lpthread
 endif
 
-LIB_SRCS = $(wildcard common/*.c objects/*.c refs/*.c remote-s3/*.c ops/*.c)
+LIB_SRCS = $(wildcard common/*.c objects/*.c refs/*.c remote-s3/*.c ops/*.c cloud/*.c) \
+	$(filter-out runner/main.c,$(wildcard runner/*.c))
 CLI_SRCS = skiff.c $(wildcard plumbing/*.c porcelain/*.c)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)
 FUZZ_SRCS = $(wildcard tests/fuzz/fuzz_*.c)
@@ -73,10 +74,14 @@ FUZZ_REPLAY_BINS = $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 # Test-only programs the integration tests drive (e.g. tools/s3-driver).
 TOOL_BINS = $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 
+# Example workloads (examples/*.c): plain C and libc, built beside skiff.
+EXAMPLE_BINS = $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+
 LIBSKIFF = $(BUILD)/libskiff.a
 SKIFF = $(BUILD)/skiff
+RUNNER = $(BUILD)/skiff-runner
 
-build: $(SKIFF) $(UNIT_BINS) $(FUZZ_REPLAY_BINS) $(TOOL_BINS)
+build: $(SKIFF) $(if $(wildcard runner/main.c),$(RUNNER)) $(EXAMPLE_BINS) $(UNIT_BINS) $(FUZZ_REPLAY_BINS) $(TOOL_BINS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -88,6 +93,13 @@ $(LIBSKIFF): $(LIB_OBJS)
 
 $(SKIFF): $(CLI_OBJS) $(LIBSKIFF)
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(LIBSKIFF) $(LIBS)
+
+$(RUNNER): $(BUILD)/runner/main.o $(LIBSKIFF)
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/runner/main.o $(LIBSKIFF) $(LIBS)
+
+$(BUILD)/examples/%: examples/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/helpers.c tests/unit/helpers.h $(LIBSKIFF)
 	@mkdir -p $(dir $@)
@@ -128,13 +140,17 @@ bench: all
 
 MAN1 = $(wildcard man/*.1)
 MAN5 = $(wildcard man/*.5)
+MAN8 = $(wildcard man/*.8)
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+	    $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(SKIFF) $(DESTDIR)$(PREFIX)/bin/skiff
+	$(if $(wildcard runner/main.c),install -m 0755 $(RUNNER) $(DESTDIR)$(PREFIX)/bin/skiff-runner)
 	install -m 0644 $(MAN1) $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/
+	$(if $(MAN8),install -m 0644 $(MAN8) $(DESTDIR)$(PREFIX)/share/man/man8/)
 
 clean:
 	rm -rf build build-* 
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(BUILD)/runner/main.d
