@@ -9,8 +9,9 @@
 #include "objects/cjson.h"
 #include "objects/spec.h"
 
-static const char *const control_keys[] = { "service", "settings", "targets", "v", NULL };
-static const char *const target_keys[] = { "release", NULL };
+static const char *const control_keys[] = { "release", "service", "settings", "targets", "v",
+					    NULL };
+static const char *const target_keys[] = { "addr", "release", "weight", NULL };
 static const char *const commit_keys[] = { "actor",   "control", "message", "op",
 					   "parent",  "service", "time",    "v", NULL };
 
@@ -56,6 +57,52 @@ static int check_settings(const json_t *settings, struct sk_err *err)
 	return 0;
 }
 
+/* "HOST:PORT": a host of [A-Za-z0-9.-] (a name or IPv4 address) or an
+ * IPv6 address in brackets, and a port 1..65535. The string lands in a
+ * load balancer's configuration, so nothing else gets through. */
+int sk_control_addr_check(const char *addr, struct sk_err *err)
+{
+	const char *colon = strrchr(addr, ':');
+	size_t hl = colon ? (size_t)(colon - addr) : 0;
+	int ok = colon && hl > 0 && hl <= 253 && strlen(colon + 1) >= 1 && strlen(colon + 1) <= 5;
+	int v6 = ok && addr[0] == '[';
+	for (size_t i = 0; ok && i < hl; i++) {
+		char c = addr[i];
+		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		     c == '.' || c == '-' || (v6 && (c == ':' || c == '[' || c == ']'));
+	}
+	if (ok && v6)
+		ok = addr[hl - 1] == ']' && hl > 2;
+	long port = 0;
+	for (const char *p = colon ? colon + 1 : ""; ok && *p; p++) {
+		ok = *p >= '0' && *p <= '9';
+		port = port * 10 + (*p - '0');
+	}
+	if (!ok || port < 1 || port > 65535)
+		return sk_err_set(err, SK_EINVAL, "give HOST:PORT, e.g. 127.0.0.1:9001",
+				  "address \"%.64s\" is not HOST:PORT", addr);
+	return 0;
+}
+
+static int check_target(const char *name, const json_t *t, struct sk_err *err)
+{
+	const char *rel, *addr;
+	long long w;
+	int rc = sk_spec_component_check(name, SK_SPEC_NAME_MAX, "target", err);
+	if (!rc)
+		rc = sk_cjson_only_keys(t, target_keys, "a target", err);
+	if (!rc)
+		rc = sk_cjson_get_str_or_null(t, "release", &rel, err);
+	if (!rc && rel)
+		rc = sk_spec_component_check(rel, SK_SPEC_NAME_MAX, "release version", err);
+	if (!rc && json_object_get(t, "addr") && !(rc = sk_cjson_get_str(t, "addr", &addr, err)))
+		rc = sk_control_addr_check(addr, err);
+	if (!rc && json_object_get(t, "weight") && !(rc = sk_cjson_get_int(t, "weight", &w, err)) &&
+	    (w < 0 || w > SK_CONTROL_WEIGHT_MAX))
+		rc = bad(err, "\"weight\" must be 0..%s", "256");
+	return rc;
+}
+
 static int check_targets(const json_t *targets, struct sk_err *err)
 {
 	if (!json_is_object(targets))
@@ -65,15 +112,7 @@ static int check_targets(const json_t *targets, struct sk_err *err)
 	const char *k;
 	json_t *t;
 	json_object_foreach((json_t *)targets, k, t) {
-		const char *rel;
-		int rc = sk_spec_component_check(k, SK_SPEC_NAME_MAX, "target", err);
-		if (!rc)
-			rc = sk_cjson_only_keys(t, target_keys, "a target", err);
-		if (!rc)
-			rc = sk_cjson_get_str_or_null(t, "release", &rel, err);
-		if (!rc && rel)
-			rc = sk_spec_component_check(rel, SK_SPEC_NAME_MAX, "release version", err);
-		if (rc)
+		if (check_target(k, t, err))
 			return sk_err_wrap(err, "target \"%s\"", k);
 	}
 	return 0;
@@ -92,6 +131,10 @@ int sk_control_check(const json_t *doc, struct sk_err *err)
 		rc = check_settings(json_object_get(doc, "settings"), err);
 	if (!rc)
 		rc = check_targets(json_object_get(doc, "targets"), err);
+	const char *rel;
+	if (!rc && json_object_get(doc, "release") &&
+	    !(rc = sk_cjson_get_str_or_null(doc, "release", &rel, err)) && rel)
+		rc = sk_spec_component_check(rel, SK_SPEC_NAME_MAX, "release version", err);
 	return rc ? sk_err_wrap(err, "control") : 0;
 }
 

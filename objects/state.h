@@ -4,9 +4,14 @@
  *
  * A control is what an operator wants a service to be, as one canonical
  * document:
- *   {"service":S,"settings":{KEY:VALUE,…},"targets":{T:{"release":V|null},…},"v":1}
- * settings are operator key/values (`skiff control set`); targets name the
- * release each target should run (deploys fill them in).
+ *   {"release":V|null,"service":S,"settings":{KEY:VALUE,…},
+ *    "targets":{T:{"addr":"HOST:PORT","release":V|null,"weight":W},…},"v":1}
+ * settings are operator key/values (`skiff control set`); "release" (optional)
+ * is the stable release, the one a deploy promoted last; each target names
+ * the release its runner should run (deploys fill them in), where its
+ * workload listens ("addr", optional; `skiff target add`) and its traffic
+ * weight (0..256, optional; absent means the provider's default). A
+ * target whose release differs from the stable one is a canary.
  *
  * A commit records one change of a service's control:
  *   {"actor":KEYID,"control":OID,"message":TEXT,"op":OPID|null,
@@ -33,11 +38,14 @@
 #define SK_CONTROL_MAX_SETTINGS 256
 #define SK_CONTROL_MAX_TARGETS 256
 #define SK_COMMIT_MESSAGE_MAX 4096
+#define SK_CONTROL_WEIGHT_MAX 256
 
 /* An empty control for service (a new reference), or NULL on no memory. */
 json_t *sk_control_new(const char *service);
 /* Checks a control document (untrusted): exact keys, names, sizes. */
 int sk_control_check(const json_t *doc, struct sk_err *err);
+/* Checks "HOST:PORT" (a target's addr). */
+int sk_control_addr_check(const char *addr, struct sk_err *err);
 /* Sets (value != NULL) or removes (value == NULL) one setting in place,
  * checking the key and the value. Removing an absent key is SK_ENOTFOUND. */
 int sk_control_set(json_t *doc, const char *key, const char *value, struct sk_err *err);

@@ -18,6 +18,9 @@ int cmd_release_sign(struct sk_cli *cli, int argc, char **argv, struct sk_err *e
 int cmd_release_verify(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_control_set(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_control_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_target_add(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_target_remove(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_target_list(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_extract(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_list(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);

@@ -103,6 +103,43 @@ static void test_control_rejects(void **state)
 	json_decref(ok);
 }
 
+#define TGT(x) "{\"service\":\"s\",\"settings\":{},\"targets\":{\"t1\":" x "},\"v\":1}"
+
+/* The stable release, a target's address and weight: what deploys and
+ * the traffic provider read. An address lands in a load balancer's
+ * configuration, so only HOST:PORT gets through. */
+static void test_control_traffic_fields(void **state)
+{
+	(void)state;
+	const char *good[] = {
+		TGT("{\"addr\":\"127.0.0.1:9001\",\"release\":\"v1\",\"weight\":256}"),
+		TGT("{\"addr\":\"db-1.internal:80\",\"release\":null,\"weight\":0}"),
+		TGT("{\"addr\":\"[::1]:9001\",\"release\":null}"),
+		"{\"release\":\"v1\",\"service\":\"s\",\"settings\":{},\"targets\":{},\"v\":1}",
+		"{\"release\":null,\"service\":\"s\",\"settings\":{},\"targets\":{},\"v\":1}",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct sk_err err;
+		json_t *doc = json_loads(good[i], 0, NULL);
+		assert_non_null(doc);
+		th_must(sk_control_check(doc, &err), &err);
+		json_decref(doc);
+	}
+	control_rejects(TGT("{\"release\":null,\"weight\":257}"), "weight");
+	control_rejects(TGT("{\"release\":null,\"weight\":-1}"), "weight");
+	control_rejects(TGT("{\"release\":null,\"weight\":\"5\"}"), "weight");
+	control_rejects(TGT("{\"addr\":\"127.0.0.1\",\"release\":null}"), "HOST:PORT");
+	control_rejects(TGT("{\"addr\":\"127.0.0.1:0\",\"release\":null}"), "HOST:PORT");
+	control_rejects(TGT("{\"addr\":\"127.0.0.1:65536\",\"release\":null}"), "HOST:PORT");
+	control_rejects(TGT("{\"addr\":\"a b:80\",\"release\":null}"), "HOST:PORT");
+	control_rejects(TGT("{\"addr\":\"x\\nbind :81:80\",\"release\":null}"), "HOST:PORT");
+	control_rejects(TGT("{\"addr\":\":80\",\"release\":null}"), "HOST:PORT");
+	control_rejects(TGT("{\"addr\":7,\"release\":null}"), "addr");
+	control_rejects("{\"release\":\"../x\",\"service\":\"s\",\"settings\":{},\"targets\":{},"
+			"\"v\":1}",
+			"release");
+}
+
 static void sample(struct sk_commit *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -292,6 +329,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_control_new_and_set),
 		cmocka_unit_test(test_control_rejects),
+		cmocka_unit_test(test_control_traffic_fields),
 		cmocka_unit_test(test_commit_roundtrip),
 		cmocka_unit_test(test_commit_rejects),
 		cmocka_unit_test_setup_teardown(test_service_history, setup, teardown),
