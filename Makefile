@@ -24,7 +24,7 @@ ifeq ($(CC),cc)
 CC = gcc
 endif
 
-.PHONY: all build check check-unit check-integration check-fuzz bench deps install clean fuzz
+.PHONY: demo all build check check-unit check-integration check-fuzz bench deps install clean fuzz
 
 all:
 	@scripts/deps.sh --ensure
@@ -37,6 +37,12 @@ check:
 
 deps:
 	@scripts/deps.sh
+
+# `make demo`: the README's first command (scripts/demo.sh).
+demo:
+	@scripts/deps.sh --ensure
+	@$(MAKE) --no-print-directory build
+	@scripts/demo.sh $(BUILD)
 
 ifneq ($(MAKECMDGOALS),deps)
 PC_CFLAGS := $(shell pkg-config --cflags $(PCS) 2>/dev/null)
@@ -61,7 +67,7 @@ else
 LIBS = -Wl,--as-needed $(PC_LIBS) -lpthread
 endif
 
-LIB_SRCS = $(wildcard common/*.c objects/*.c refs/*.c remote-s3/*.c ops/*.c cloud/*.c) \
+LIB_SRCS = $(wildcard common/*.c objects/*.c refs/*.c remote-s3/*.c ops/*.c cloud/*.c observe/*.c) \
 	$(filter-out runner/main.c,$(wildcard runner/*.c))
 CLI_SRCS = skiff.c $(wildcard plumbing/*.c porcelain/*.c)
 UNIT_SRCS = $(wildcard tests/unit/test_*.c)

@@ -14,6 +14,10 @@
  * nothing needs saying). The report is not signed itself: the runner signs
  * the ref record that moves refs/runners/<svc>/<target> to it, and only a
  * key holding the runner role for that ref may.
+ *
+ * Reading and writing reports through refs (verified load, list of a
+ * service's runners, CAS write) is refs/reports.h: sk_reports_load,
+ * sk_reports_list, sk_reports_head, sk_reports_write.
  */
 #ifndef SK_REPORT_H
 #define SK_REPORT_H
@@ -54,5 +58,9 @@ int sk_report_state_valid(const char *s);
  * types, v == 1, names, lengths, hex): SK_EINVAL naming the field. */
 int sk_report_from_json(struct sk_report **out, const json_t *doc, struct sk_err *err);
 void sk_report_free(struct sk_report *r);
+/* The document for r's fields (doc is ignored; patterns NULL means []):
+ * a new reference, NULL only on out of memory. What it builds passes
+ * sk_report_from_json when the fields are in range. */
+json_t *sk_report_to_json(const struct sk_report *r);
 
 #endif

@@ -1336,3 +1336,11 @@ int sk_spec_component_check(const char *s, size_t max, const char *what_, struct
 					  (unsigned char)s[i]);
 	return 0;
 }
+
+int sk_spec_duration_ms(const char *s, long long *ms, struct sk_err *err)
+{
+	if (parse_duration(s, strlen(s), ms) < 0)
+		return sk_err_set(err, SK_EINVAL, "write durations like 30s, 5m, 1h30m, 250ms",
+				  "bad duration \"%.64s\"", s);
+	return 0;
+}

@@ -49,6 +49,11 @@ int sk_spec_compile(const char *name, const void *buf, size_t len, json_t **spec
  * carry its own fields beside them. Messages name the key path. */
 int sk_spec_check_compiled(const json_t *doc, const char *const *extra, struct sk_err *err);
 
+/* A duration as the spec writes it ("30s", "5m", "1h30m", "250ms", a
+ * bare number of seconds; at most 30 days) in milliseconds; SK_EINVAL
+ * otherwise. For command-line options that take durations. */
+int sk_spec_duration_ms(const char *s, long long *ms, struct sk_err *err);
+
 /* A service name or version: 1..max bytes of [A-Za-z0-9._-], no "..", not
  * starting with '.' or '-' (a single ref component). what names the
  * thing in the message ("service", "version"). */

@@ -24,9 +24,10 @@
 
 extern const struct sk_op_type sk_op_type_test;
 extern const struct sk_op_type sk_op_type_control_set;
+extern const struct sk_op_type sk_op_type_deploy;
 
 static const struct sk_op_type *const registry[] = { &sk_op_type_test, &sk_op_type_control_set,
-						     NULL };
+						     &sk_op_type_deploy, NULL };
 
 const struct sk_op_type *sk_op_type_find(const char *kind)
 {
@@ -41,7 +42,9 @@ static long killpoints_seen;
 
 void sk_op_killpoint(const char *where)
 {
-	(void)where;
+	const char *at = getenv("SKIFF_OP_KILL_AT");
+	if (at && strcmp(at, where) == 0)
+		raise(SIGKILL);
 	const char *v = getenv("SKIFF_OP_KILL");
 	if (!v || !*v)
 		return;
@@ -351,6 +354,29 @@ int sk_op_lease_check(const struct sk_op_ctx *ctx, struct sk_err *err)
 	return rc;
 }
 
+/* An action that found the world ambiguous (a gate it cannot decide)
+ * pauses the operation: the step goes back to pending with what the
+ * action saw as its result, the operation to "paused", and the executor
+ * stops with SK_EPAUSED (exit 6). resume runs the step again from its
+ * intent, so its action must be observe-then-act; cancel compensates the
+ * steps before it. */
+static int pause_step(struct run *r, size_t i, json_t *facts, const struct sk_err *aerr,
+		      struct sk_err *err)
+{
+	if (!facts)
+		facts = json_object();
+	json_object_set_new(facts, "reason", json_string(aerr->message));
+	if (aerr->hint[0])
+		json_object_set_new(facts, "hint", json_string(aerr->hint));
+	step_set(step_at(r->op, i), "pending", NULL, json_deep_copy(facts));
+	json_object_set_new(r->op->doc, "state", json_string("paused"));
+	int rc = commit(r->repo, r->key, r->op, "paused", (long)i, facts, err);
+	if (rc)
+		return rc;
+	*err = *aerr;
+	return SK_EPAUSED;
+}
+
 /* Act on step i (whose intent is recorded) and record the result. A
  * failed action records the failure and fails the operation. */
 static int act_and_record(struct run *r, size_t i, int *failed, struct sk_err *err)
@@ -369,10 +395,13 @@ static int act_and_record(struct run *r, size_t i, int *failed, struct sk_err *e
 		*err = aerr;
 		return rc;
 	}
+	if (rc == SK_EPAUSED)
+		return pause_step(r, i, facts, &aerr, err);
 	if (rc) {
-		json_decref(facts);
-		json_t *res = json_pack("{s:s, s:s}", "error", aerr.message, "code",
-					sk_err_name(aerr.code));
+		/* what the action saw stays with the failure (a canary's signals) */
+		json_t *res = facts ? facts : json_object();
+		json_object_set_new(res, "error", json_string(aerr.message));
+		json_object_set_new(res, "code", json_string(sk_err_name(aerr.code)));
 		step_set(step, "failed", "ended", json_deep_copy(res));
 		json_object_set_new(r->op->doc, "state", json_string("failed"));
 		*failed = 1;
@@ -581,6 +610,63 @@ int sk_op_cancel(struct sk_repo *repo, const struct sk_key *key, struct sk_op *o
 	struct run r;
 	int rc = start_run(&r, repo, key, op, err);
 	return rc ? rc : compensate_all(&r, has_failed_step(&r) ? "compensated" : "cancelled", err);
+}
+
+int sk_op_pause(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op,
+		const char *reason, struct sk_err *err)
+{
+	const char *st = str(op->doc, "state");
+	if (strcmp(st, "running") != 0 && strcmp(st, "planned") != 0)
+		return sk_err_set(err, SK_ECONFLICT, "skiff op show ID shows where it stands",
+				  "operation %s is %s, not running", str(op->doc, "id"), st);
+	long cur = (long)num(op->doc, "cursor");
+	json_t *step = step_at(op, (size_t)cur);
+	if (step && strcmp(str(step, "state"), "running") == 0)
+		step_set(step, "pending", NULL, NULL);
+	json_object_set_new(op->doc, "state", json_string("paused"));
+	return commit(repo, key, op, "paused", step ? cur : -1,
+		      json_pack("{s:s, s:s}", "reason", reason, "by", sk_key_id(key)), err);
+}
+
+int sk_op_skip_to(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op, size_t to,
+		  const char *reason, struct sk_err *err)
+{
+	const char *st = str(op->doc, "state");
+	size_t cur = (size_t)num(op->doc, "cursor");
+	if (sk_op_state_final(st) || strcmp(st, "compensating") == 0 || strcmp(st, "failed") == 0)
+		return sk_err_set(err, SK_ECONFLICT, "skiff op show ID shows where it stands",
+				  "operation %s is %s", str(op->doc, "id"), st);
+	if (to < cur || to >= json_array_size(json_object_get(op->doc, "steps")))
+		return sk_err_set(err, SK_ECONFLICT, NULL, "operation %s is past that step",
+				  str(op->doc, "id"));
+	json_t *skipped = json_array();
+	for (size_t i = cur; i < to; i++) {
+		/* an interrupted step is left for its own executor's compensation */
+		step_set(step_at(op, i), "skipped", "ended", NULL);
+		json_array_append_new(skipped, json_copy(json_object_get(step_at(op, i), "name")));
+	}
+	json_object_set_new(op->doc, "cursor", json_integer((json_int_t)to));
+	if (strcmp(st, "running") == 0)
+		json_object_set_new(op->doc, "state", json_string("paused"));
+	return commit(repo, key, op, "state", -1,
+		      json_pack("{s:s, s:s, s:o, s:s}", "from", st, "to", str(op->doc, "state"),
+				"skipped", skipped, "reason", reason),
+		      err);
+}
+
+int sk_op_failed_code(const json_t *doc)
+{
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(doc, "steps"), i, s) {
+		if (strcmp(str(s, "state"), "failed") != 0)
+			continue;
+		const char *name = str(json_object_get(s, "result"), "code");
+		for (int c = -1; name && c >= SK_ECODE_MIN; c--)
+			if (strcmp(sk_err_name(c), name) == 0)
+				return sk_err_exit_code(c) == 3 ? SK_ECONFLICT : c;
+	}
+	return SK_EFAIL;
 }
 
 /* --- reading ---------------------------------------------------------- */

@@ -26,6 +26,8 @@
  * Test hook: SKIFF_OP_KILL=N makes the process SIGKILL itself at the
  * N-th kill point (before and after every CAS, and wherever an action
  * calls sk_op_killpoint), so tests can crash an executor at every point.
+ * SKIFF_OP_KILL_AT=WHERE kills it at the first kill point named WHERE
+ * (e.g. a deploy's "weights-applied"), for one precise crash.
  */
 #ifndef SK_OPS_ENGINE_H
 #define SK_OPS_ENGINE_H
@@ -59,7 +61,11 @@ struct sk_op_ctx {
 int sk_op_lease_check(const struct sk_op_ctx *ctx, struct sk_err *err);
 
 /* act / compensate: 0 and *facts (a new object, may stay NULL) or an
- * error. observe: *done = 1 when the step's effect is already there. */
+ * error (facts, when set, are kept with the failure). An act returning
+ * SK_EPAUSED pauses the operation at this step (a gate it cannot decide):
+ * the step goes back to pending with facts and the reason as its result,
+ * and resume runs it again. observe: *done = 1 when the step's effect is
+ * already there. */
 typedef int (*sk_op_act_fn)(const struct sk_op_ctx *ctx, json_t **facts, struct sk_err *err);
 typedef int (*sk_op_observe_fn)(const struct sk_op_ctx *ctx, int *done, json_t **facts,
 				struct sk_err *err);
@@ -121,6 +127,26 @@ int sk_op_run(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op,
 int sk_op_cancel(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op,
 		 struct sk_err *err);
 
+/* Pauses op from outside its executor (`skiff pause`): state "paused",
+ * an interrupted step back to pending (it runs again on resume), event
+ * "paused" naming reason and key. The executor loses its lease and stops
+ * at its next check. SK_ECONFLICT unless op is planned or running. */
+int sk_op_pause(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op,
+		const char *reason, struct sk_err *err);
+/* Skips the steps from the cursor up to step `to` (marked "skipped"; the
+ * cursor moves to `to`), e.g. a deploy's remaining canary steps when an
+ * operator promotes. A running operation is left paused (its executor
+ * loses the lease); sk_op_run then goes on from `to`. SK_ECONFLICT for a
+ * final, failed or compensating operation or a step behind the cursor. */
+int sk_op_skip_to(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op, size_t to,
+		  const char *reason, struct sk_err *err);
+
+/* The error code the failed step of an operation document recorded
+ * (its "code"), so a command exits as the step's error says: a conflict
+ * class code is SK_ECONFLICT; SK_EFAIL when no step failed or the code
+ * is unknown. */
+int sk_op_failed_code(const json_t *doc);
+
 /* The events of op, oldest first, each verified (hash, format, same op
  * and trace, seq consecutive, prev linked) back to seq 1. */
 int sk_op_events(struct sk_repo *repo, const struct sk_op *op, json_t **out, struct sk_err *err);
@@ -155,7 +181,7 @@ int sk_op_approve(struct sk_repo *repo, const struct sk_key *key, struct sk_op *
  * PATH.hanging and waits until PATH.release exists (ops/testop.c). */
 void sk_op_test_hang(const char *path);
 
-/* A kill point (see above); where names it in nothing but a debugger. */
+/* A kill point (see above), named by where. */
 void sk_op_killpoint(const char *where);
 
 #endif

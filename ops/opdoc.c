@@ -21,7 +21,7 @@ const char *const sk_op_event_kinds[] = { "created",	       "intent",
 					  "result",	       "observed",
 					  "step-failed",       "compensate-intent",
 					  "compensate-result", "state",
-					  "approved",
+					  "approved",	       "paused",
 					  NULL };
 const char *const sk_op_risks[] = { "none", "low", "medium", "high", NULL };
 

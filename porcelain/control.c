@@ -127,17 +127,6 @@ static void set_text(FILE *out, const json_t *r)
 	}
 }
 
-/* The code a failed step recorded ("cas_conflict", "role_denied", ...),
- * so control set exits as the step's error says; a moved service ref is
- * a conflict (exit 3) whichever of the CAS codes the step recorded. */
-static int step_code(const char *name)
-{
-	for (int c = -1; name && c >= SK_ECODE_MIN; c--)
-		if (strcmp(sk_err_name(c), name) == 0)
-			return sk_err_exit_code(c) == 3 ? SK_ECONFLICT : c;
-	return SK_EFAIL;
-}
-
 static int run_failed(struct sk_cli *cli, const struct sk_op *op, int rc, struct sk_err *err)
 {
 	const char *id = json_string_value(json_object_get(op->doc, "id"));
@@ -148,7 +137,7 @@ static int run_failed(struct sk_cli *cli, const struct sk_op *op, int rc, struct
 					    "result");
 	const char *code = json_string_value(json_object_get(res, "code"));
 	if (rc == SK_EFAIL && code)
-		return sk_err_set(err, step_code(code),
+		return sk_err_set(err, sk_op_failed_code(op->doc),
 				  "skiff control show SERVICE shows the current values; "
 				  "skiff op events ID shows what ran",
 				  "operation %s failed, nothing was changed: %s", id,

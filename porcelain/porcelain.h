@@ -18,9 +18,18 @@ int cmd_release_sign(struct sk_cli *cli, int argc, char **argv, struct sk_err *e
 int cmd_release_verify(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_control_set(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_control_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_deploy(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_rollback(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_promote(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_pause(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_target_add(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_target_remove(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_target_list(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_traffic_start(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_traffic_stop(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_traffic_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_traffic_apply(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_traffic_set_state(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_extract(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_show(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_release_list(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
@@ -33,6 +42,9 @@ int cmd_resume(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_cancel(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_approve(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_audit(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_status(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_logs(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_doctor(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 
 int cmd_remote_add(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_remote_list(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);

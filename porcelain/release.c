@@ -433,23 +433,6 @@ static json_t *names_json(const struct sk_release *r)
 	return a;
 }
 
-/* The file object must be the one the release describes: same size and
- * whole-artifact digest (sk_file_extract then checks the bytes). */
-static int check_file(struct sk_odb *odb, const struct sk_release_artifact *ra,
-		      struct sk_err *err)
-{
-	struct sk_file *f = NULL;
-	int rc = sk_file_read(odb, &ra->file, &f, err);
-	if (rc < 0)
-		sk_err_wrap(err, "artifact %s", ra->name);
-	if (rc == 0 && (f->size != ra->size || memcmp(f->sha256, ra->sha256, 32) != 0))
-		rc = sk_err_set(err, SK_ECORRUPT, "run skiff fsck",
-				"artifact %s: file object does not match the release's size and digest",
-				ra->name);
-	sk_file_free(f);
-	return rc;
-}
-
 static void extract_text(FILE *out, const json_t *r)
 {
 	char b[32];
@@ -482,9 +465,9 @@ static int extract(struct sk_cli *cli, const struct sk_release *r, const struct 
 	}
 	/* the release (id-checked or signed) names the file object: its
 	 * absence is damage, not a wrong argument */
-	int rc = check_file(odb, ra, err);
+	int rc = sk_rel_check_file(odb, ra, err);
 	if (rc < 0)
-		return sk_rel_damaged(rc, err);
+		return rc;
 	if ((rc = sk_file_extract(odb, &ra->file, dest, err)) < 0)
 		return rc;
 	char hex[65];

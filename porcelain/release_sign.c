@@ -135,27 +135,19 @@ int cmd_release_sign(struct sk_cli *cli, int argc, char **argv, struct sk_err *e
 /* --- release verify SERVICE VERSION ------------------------------------ */
 
 /* The file object matches the release's record, and every chunk is
- * present and right (sk_file_verify names a bad chunk). */
+ * present and right (sk_rel_verify_artifact names a bad chunk). */
 static int check_artifact(struct sk_odb *odb, const struct sk_release_artifact *ra,
 			  json_t *arts, struct sk_err *err)
 {
-	struct sk_file *f = NULL;
-	int rc = sk_file_read(odb, &ra->file, &f, err);
-	if (rc == 0 && (f->size != ra->size || memcmp(f->sha256, ra->sha256, 32) != 0))
-		rc = sk_err_set(err, SK_ECORRUPT, NULL,
-				"file object does not match the release's size and digest");
-	if (rc == 0)
-		rc = sk_file_verify(odb, &ra->file, err);
-	if (rc == 0) {
-		char hex[65];
-		sk_hex(ra->sha256, 32, hex);
-		json_array_append_new(arts, json_pack("{s:s, s:I, s:s, s:I}", "name", ra->name,
-						      "size", (json_int_t)ra->size, "sha256", hex,
-						      "chunks", (json_int_t)f->nchunks));
-	}
-	sk_file_free(f);
+	size_t nchunks = 0;
+	int rc = sk_rel_verify_artifact(odb, ra, &nchunks, err);
 	if (rc < 0)
-		return sk_rel_damaged(sk_err_wrap(err, "artifact %s", ra->name), err);
+		return rc;
+	char hex[65];
+	sk_hex(ra->sha256, 32, hex);
+	json_array_append_new(arts, json_pack("{s:s, s:I, s:s, s:I}", "name", ra->name, "size",
+					      (json_int_t)ra->size, "sha256", hex, "chunks",
+					      (json_int_t)nchunks));
 	return 0;
 }
 

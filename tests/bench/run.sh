@@ -10,6 +10,7 @@
 # AWS_CLI (the awscli to compare with, default Debian's /usr/bin/aws), OPS_N
 # (operations op list reads in section 10, default 10000), AUDIT_EVENTS
 # (journal entries for section 11, default 100000).
+# STATUS_COMMITS (state commits of the service section 12's status reads, default 10000).
 # BENCH_ONLY="N M" runs only those sections (3 needs 2, 9 needs 4).
 # Section 9 starts its own RGW (scripts/rgw.sh).
 # Takes 13-20 minutes on 2 cores (section 9 about 6).
@@ -589,6 +590,46 @@ AM_SMALL=$(audit_journal "$W/asmall" 1000)
 bench "audit --since (100 printed): $AUDIT_EVENTS events vs 1,000" 1.5 -N --warmup 5 --runs 100 -- \
 	"$SKIFF -C $W/abig audit --since $AM_BIG" "$SKIFF -C $W/asmall audit --since $AM_SMALL" \
 	"audit -n 100 (whole history read) vs --since" "$SKIFF -C $W/abig audit -n 100"
+fi
+
+# --- 12. status on a service with 10,000 history commits and 4 targets (issue 6) --
+if want 12; then
+# refs/services/api: 4 targets (skiff target add), then STATUS_COMMITS (default
+# 10,000) state commits (tests/bench/mkcommits.c), a signed report per target
+# (tests/tools/report-write, a runner key) and one finished operation. status
+# reads heads only (head commit and control, release records, 4 report heads,
+# the op index), so history does not count. Target: the issue's 20 ms, as
+# `sleep 0.02`; info: the same on a 10-commit service.
+STATUS_COMMITS=${STATUS_COMMITS:-10000}
+[ -x "$BUILD/tools/report-write" ] || { echo "bench: $BUILD/tools/report-write not built (make)" >&2; exit 1; }
+[ -x "$W/mkcommits" ] || cc -std=c11 -D_GNU_SOURCE -O2 -I. -o "$W/mkcommits" tests/bench/mkcommits.c \
+	"$BUILD/libskiff.a" $(pkg-config --libs libsodium openssl jansson libzstd libfyaml expat) -ldl -lpthread
+export SKIFF_IDENTITY=bench # a runner key joins the keys below
+status_repo() { # status_repo DIR COMMITS
+	sk init "$1" >/dev/null
+	for t in t1 t2 t3 t4; do sk -C "$1" target add api $t --addr 127.0.0.1:$((9000 + ${t#t})) >/dev/null; done
+	"$W/mkcommits" "$1" bench api "$2"
+	[ -f "$HOME/.config/skiff/keys/brunner.key" ] || sk keygen brunner >/dev/null
+	sk -C "$1" trust add-key brunner "$HOME/.config/skiff/keys/brunner.pub" --role runner \
+		--scope "refs/runners/api/*" >/dev/null
+	for t in t1 t2 t3 t4; do
+		jq -n --arg t $t --argjson now "$(($(date +%s) * 1000))" '{addr: "127.0.0.1:9001",
+			health: {fails: 0, last_ms: 2, passes: 9}, logs: {lines: 0, patterns: []}, pid: 1,
+			reason: "", release: "v1", release_oid: null, restarts: 0, service: "api",
+			state: "healthy", target: $t, time_ms: $now, trace: null, v: 1}' |
+		"$BUILD/tools/report-write" "$1" brunner
+	done
+	sk -C "$1" control set api POOL=4 >/dev/null # one finished operation
+}
+note "status: $STATUS_COMMITS state commits x 4 targets"
+status_repo "$W/strepo" "$STATUS_COMMITS"
+status_repo "$W/stsmall" 10
+[ "$(sk -C "$W/strepo" --format=json status api | jq '.targets | length')" -eq 4 ]
+[ "$(sk -C "$W/strepo" --format=json status api | jq '[.targets[].report.state] | unique | join(",")')" = '"healthy"' ]
+bench "status: $STATUS_COMMITS commits x 4 targets, JSON vs 20 ms" 1.0 -N --warmup 5 --runs 100 -- \
+	"$SKIFF -C $W/strepo --format=json status api" "sleep 0.02" \
+	"status: $STATUS_COMMITS commits vs 10 commits" "$SKIFF -C $W/stsmall --format=json status api"
+rm -rf "$W/strepo" "$W/stsmall"
 fi
 
 # --- report ------------------------------------------------------------------

@@ -1,0 +1,227 @@
+/*
+ * The runner's setup, its view of control, and its reports (see runner.h).
+ */
+#include "runner/runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/fs.h"
+#include "ops/engine.h"
+#include "refs/keys.h"
+#include "refs/reports.h"
+#include "refs/service.h"
+
+long long sk_runner_parse_duration(const char *s)
+{
+	char *end = NULL;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || v < 0 || v > 86400000LL)
+		return -1;
+	if (!strcmp(end, "ms"))
+		return v;
+	if (!*end || !strcmp(end, "s"))
+		return v * 1000;
+	if (!strcmp(end, "m"))
+		return v * 60000;
+	if (!strcmp(end, "h"))
+		return v * 3600000;
+	return -1;
+}
+
+/* Absolute: the workload runs with its tree as cwd, and its command is
+ * a path into that tree. */
+static char *run_dir(struct sk_repo *repo, const char *svc, const char *target)
+{
+	char *base = realpath(sk_repo_path(repo), NULL);
+	if (!base)
+		return NULL;
+	size_t n = strlen(base) + strlen(svc) + strlen(target) + 16;
+	char *p = malloc(n);
+	if (!p)
+		abort();
+	snprintf(p, n, "%s/run/%s/%s", base, svc, target);
+	free(base);
+	return p;
+}
+
+static int load_identity(struct sk_runner *r, struct sk_err *err)
+{
+	const char *id = r->o->identity;
+	if (!id || !*id)
+		id = getenv("SKIFF_IDENTITY");
+	/* never the repository owner's key by default: a runner signs only
+	 * with the key that holds its runner role */
+	if (!id || !*id)
+		return sk_err_set(err, SK_EIDENTITY, "pass --identity NAME|PATH or set SKIFF_IDENTITY",
+				  "skiff-runner needs its runner key");
+	return sk_key_load(&r->key, id, err);
+}
+
+/* runner.pid: one runner per target; a live one elsewhere is a conflict. */
+static int claim_pid(struct sk_runner *r, struct sk_err *err)
+{
+	char *path = sk_path_join(r->dir, "runner.pid"), buf[32];
+	char *old = NULL;
+	size_t len = 0;
+	int rc = 0;
+	if (sk_fs_read_file(path, 31, &old, &len, NULL) == 0) {
+		long pid = strtol(old, NULL, 10);
+		if (pid > 0 && pid != getpid() && kill((pid_t)pid, 0) == 0)
+			rc = sk_err_set(err, SK_ELOCKED, "stop the other runner first",
+					"a runner for %s/%s is running (pid %ld)", r->o->service,
+					r->o->target, pid);
+		free(old);
+	}
+	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (rc == 0)
+		rc = sk_fs_write_atomic(path, buf, strlen(buf), 0644, err);
+	free(path);
+	return rc;
+}
+
+static void init_report(struct sk_runner *r)
+{
+	memset(&r->rep, 0, sizeof(r->rep));
+	snprintf(r->rep.service, sizeof(r->rep.service), "%s", r->o->service);
+	snprintf(r->rep.target, sizeof(r->rep.target), "%s", r->o->target);
+	r->rep.pid = r->rep.health_last_ms = -1;
+}
+
+int sk_runner_open(struct sk_runner *r, const struct sk_runner_opts *o,
+		   volatile sig_atomic_t *stop, struct sk_err *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->o = o;
+	r->stop = stop;
+	r->proc.out_fd = r->proc.err_fd = -1;
+	r->log.fd = -1;
+	r->backoff_ms = 200;
+	init_report(r);
+	int rc = sk_repo_open(&r->repo, o->repo_dir, err);
+	if (rc == 0)
+		rc = load_identity(r, err);
+	if (rc < 0)
+		return rc;
+	if (!(r->dir = run_dir(r->repo, o->service, o->target)))
+		return sk_err_errno(err, errno, "cannot resolve", sk_repo_path(r->repo));
+	char *logdir = sk_path_join(r->dir, "log");
+	rc = sk_fs_mkdirs(r->dir, 0, err);
+	if (rc == 0)
+		rc = claim_pid(r, err);
+	if (rc == 0)
+		rc = sk_runner_log_open(&r->log, logdir, o->target, o->log_max_bytes, o->log_keep,
+					err);
+	free(logdir);
+	return rc;
+}
+
+void sk_runner_close(struct sk_runner *r)
+{
+	if (r->dir) {
+		char *path = sk_path_join(r->dir, "runner.pid");
+		unlink(path);
+		free(path);
+	}
+	sk_runner_log_close(&r->log);
+	sk_runner_rel_clear(&r->cur);
+	sk_key_free(r->key);
+	sk_repo_free(r->repo);
+	free(r->dir);
+	r->dir = NULL;
+}
+
+/* The trace of the operation that made the service's head commit. */
+static void op_trace(struct sk_runner *r, const char *op)
+{
+	struct sk_op *doc = NULL;
+	struct sk_err ignore;
+	r->want_trace[0] = '\0';
+	if (!op[0] || sk_op_load(r->repo, op, &doc, &ignore) < 0)
+		return;
+	const char *t = json_string_value(json_object_get(doc->doc, "trace"));
+	snprintf(r->want_trace, sizeof(r->want_trace), "%s", t ? t : "");
+	sk_op_free(doc);
+}
+
+int sk_runner_poll_control(struct sk_runner *r, struct sk_err *err)
+{
+	struct sk_service_state st;
+	int rc = sk_service_load(r->repo, r->o->service, &st, err);
+	if (rc < 0)
+		return rc;
+	json_t *t = json_object_get(json_object_get(st.control, "targets"), r->o->target);
+	const char *v = json_string_value(json_object_get(t, "release"));
+	const char *addr = json_string_value(json_object_get(t, "addr"));
+	snprintf(r->want, sizeof(r->want), "%s", v ? v : "");
+	snprintf(r->want_addr, sizeof(r->want_addr), "%s", addr ? addr : "");
+	if (st.has_head)
+		op_trace(r, st.commit.op);
+	sk_service_state_clear(&st);
+	return 0;
+}
+
+static void fill_logs(struct sk_runner *r)
+{
+	r->rep.log_lines = r->log.lines;
+	r->rep.patterns = r->log.patterns; /* borrowed for sk_report_to_json */
+	r->logged_lines = r->log.lines;
+}
+
+static int write_once(struct sk_runner *r, struct sk_err *err)
+{
+	int has = 0;
+	int rc = sk_reports_head(r->repo, r->o->service, r->o->target, &has, &r->rep.prev, err);
+	r->rep.has_prev = has;
+	json_t *doc = rc == 0 ? sk_report_to_json(&r->rep) : NULL;
+	if (rc == 0 && !doc)
+		rc = sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	if (rc == 0)
+		rc = sk_reports_write(r->repo, r->key, doc, err);
+	json_decref(doc);
+	return rc;
+}
+
+/* A report's reason is printable text of at most 512 bytes: control
+ * characters become spaces and a cut never splits a UTF-8 sequence. */
+static void set_reason(char *dst, size_t n, const char *reason)
+{
+	size_t len = 0;
+	for (const char *s = reason ? reason : ""; *s && len + 1 < n; s++)
+		dst[len++] = ((unsigned char)*s < 0x20 || *s == 0x7f) ? ' ' : *s;
+	if (reason && strlen(reason) > len)
+		while (len > 0 && ((unsigned char)reason[len] & 0xc0) == 0x80)
+			len--;
+	dst[len] = '\0';
+}
+
+void sk_runner_report(struct sk_runner *r, const char *state, const char *reason)
+{
+	struct sk_err err;
+	char st[sizeof(r->rep.state)], why[sizeof(r->rep.reason)];
+	/* state and reason may be the report's own fields (a counter update) */
+	snprintf(st, sizeof(st), "%s", state);
+	set_reason(why, sizeof(why), reason);
+	memcpy(r->rep.state, st, sizeof(st));
+	memcpy(r->rep.reason, why, sizeof(why));
+	state = st;
+	reason = why;
+	r->rep.time_ms = sk_runner_wall_ms();
+	fill_logs(r);
+	int rc = write_once(r, &err);
+	if (rc == SK_ECONFLICT || rc == SK_ELOCKED) /* raced a stale writer: once more */
+		rc = write_once(r, &err);
+	r->rep.patterns = NULL;
+	r->last_report = sk_runner_mono_ms();
+	r->dirty = 0;
+	if (rc < 0)
+		fprintf(stderr, "skiff-runner: report %s: %s\n", state, err.message);
+	else
+		fprintf(stderr, "skiff-runner: %s/%s %s%s%s\n", r->o->service, r->o->target, state,
+			reason && *reason ? ": " : "", reason ? reason : "");
+}
