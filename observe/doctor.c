@@ -413,6 +413,28 @@ static void paused(struct dx *d)
 	rec(d, h, "medium", 1, "or give it up, undoing what it did", "skiff cancel %s", id);
 }
 
+/* The last deploy failed a step and was rolled back: what the step saw is
+ * a fact, and the release it shipped the first suspect. */
+static void rolled_back(struct dx *d)
+{
+	const json_t *lo = json_object_get(d->ctx, "last_operation");
+	const json_t *failed = json_object_get(lo, "failed");
+	const char *id = jstr(lo, "id"), *rel = jstr(lo, "release");
+	if (!failed || !id || !rel || strcmp(jstr(lo, "kind"), "deploy") != 0)
+		return;
+	const json_t *res = json_object_get(failed, "result");
+	const char *why = json_string_value(json_array_get(json_object_get(res, "reasons"), 0));
+	if (!why)
+		why = jstr(res, "error") ? jstr(res, "error") : "unknown";
+	const char *f = fact(d, "operation", id, json_deep_copy(res),
+			     "deploy %s of %s failed at %s (%s) and is %s", id, rel,
+			     jstr(failed, "step"), why, jstr(lo, "state"));
+	const char *h = hypo(d, "high", ids(f, NULL), "release %s is bad: %s", rel, why);
+	rec(d, h, "none", 1, "every decision with the signals behind it", "skiff op events %s", id);
+	rec(d, h, "none", 1, "what the release wrote while it ran", "skiff logs %s --release %s -n 50",
+	    d->service, rel);
+}
+
 json_t *sk_doctor_diagnose(const json_t *ctx)
 {
 	struct dx d = { .ctx = ctx, .service = jstr(ctx, "service"),
@@ -432,6 +454,7 @@ json_t *sk_doctor_diagnose(const json_t *ctx)
 	traffic_facts(&d, &canary, &stable, &unreachable);
 	window_facts(&d, &canary, &stable, &decision_fact, &decision);
 	bad_release(&d, &canary, &stable, decision_fact, decision);
+	rolled_back(&d);
 	stable_down(&d);
 	if (unreachable) {
 		const char *listen = jstr(json_object_get(json_object_get(ctx, "traffic"), "live"),

@@ -389,6 +389,15 @@ static int collect_operation(struct sk_repo *repo, const char *service, json_t *
 	    !(rc = sk_op_load(repo, jstr(lo, "id"), &op, err))) {
 		json_object_set(lo, "release",
 				json_object_get(json_object_get(op->doc, "params"), "release"));
+		size_t i;
+		json_t *st;
+		json_array_foreach(json_object_get(op->doc, "steps"), i, st)
+			if (strcmp(jstr(st, "state"), "failed") == 0 && !json_object_get(lo, "failed"))
+				json_object_set_new(lo, "failed",
+						    must(json_pack("{s:O, s:O}", "step",
+								   json_object_get(st, "name"),
+								   "result",
+								   json_object_get(st, "result"))));
 		sk_op_free(op);
 		op = NULL;
 	}

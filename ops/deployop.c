@@ -215,7 +215,7 @@ static int apply_traffic(const struct sk_op_ctx *ctx, const char *service, const
 static int wait_healthy(const struct sk_op_ctx *ctx, const struct deploy *d,
 			const json_t *targets, json_t **facts, struct sk_err *err)
 {
-	long long deadline = now_ms() + d->wait_s * 1000;
+	long long start = now_ms(), deadline = start + d->wait_s * 1000;
 	for (;;) {
 		json_t *seen = json_object();
 		size_t i, ok = 0;
@@ -243,12 +243,16 @@ static int wait_healthy(const struct sk_op_ctx *ctx, const struct deploy *d,
 						r->state, r->reason);
 			sk_report_free(r);
 		}
+		/* waited_ms: the time workloads took to start (a benchmark of
+		 * the deploy's own overhead leaves it out) */
 		if (rc || ok == json_array_size(targets)) {
-			*facts = json_pack("{s:o}", "targets", seen);
+			*facts = json_pack("{s:o, s:I}", "targets", seen, "waited_ms",
+					   (json_int_t)(now_ms() - start));
 			return rc;
 		}
 		if (now_ms() >= deadline) {
-			*facts = json_pack("{s:o}", "targets", seen);
+			*facts = json_pack("{s:o, s:I}", "targets", seen, "waited_ms",
+					   (json_int_t)(now_ms() - start));
 			return pause_with(err, "start or fix the runners, then skiff resume ID",
 					  "runners have not reported the release healthy in time");
 		}

@@ -104,7 +104,8 @@ int sk_runner_open(struct sk_runner *r, const struct sk_runner_opts *o,
 	r->backoff_ms = 200;
 	init_report(r);
 	int rc = sk_repo_open(&r->repo, o->repo_dir, err);
-	if (rc == 0)
+	/* --verify-only reports nothing, so it signs nothing */
+	if (rc == 0 && !o->verify_only)
 		rc = load_identity(r, err);
 	if (rc < 0)
 		return rc;

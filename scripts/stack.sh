@@ -89,7 +89,7 @@ _orphans() {
 	local t pid oid
 	for t in t1 t2 t3 t4; do
 		oid=$(_sk rev-parse "refs/runners/hello/$t" 2>/dev/null) || continue
-		pid=$(_sk --format=json cat-object -p "$oid" 2>/dev/null | jq -r '.pid // empty')
+		pid=$(_sk --format=json cat-object -p "$oid" 2>/dev/null | jq -r '.content.pid // empty')
 		[ -n "$pid" ] || continue
 		case $(readlink "/proc/$pid/exe" 2>/dev/null) in
 		*/skiff-example-httpd) kill -TERM "$pid" 2>/dev/null ;;

@@ -10,7 +10,9 @@
 # AWS_CLI (the awscli to compare with, default Debian's /usr/bin/aws), OPS_N
 # (operations op list reads in section 10, default 10000), AUDIT_EVENTS
 # (journal entries for section 11, default 100000).
-# STATUS_COMMITS (state commits of the service section 12's status reads, default 10000).
+# STATUS_COMMITS (state commits of the service section 12's status reads, default 10000),
+# RUN_MIB (the runner's artifact in section 13, default 100), DEPLOY_N (deploys timed in
+# section 14, default 7).
 # BENCH_ONLY="N M" runs only those sections (3 needs 2, 9 needs 4).
 # Section 9 starts its own RGW (scripts/rgw.sh).
 # Takes 13-20 minutes on 2 cores (section 9 about 6).
@@ -630,6 +632,75 @@ bench "status: $STATUS_COMMITS commits x 4 targets, JSON vs 20 ms" 1.0 -N --warm
 	"$SKIFF -C $W/strepo --format=json status api" "sleep 0.02" \
 	"status: $STATUS_COMMITS commits vs 10 commits" "$SKIFF -C $W/stsmall --format=json status api"
 rm -rf "$W/strepo" "$W/stsmall"
+fi
+
+if want 13; then
+# skiff-runner --verify-only: the signed release (ref record, signature,
+# signer role, document), every chunk hashed as it is read, the whole
+# artifact's SHA-256, and the file written into a fresh release tree
+# (removed before each run). Anchor: openssl dgst -sha256 of the same
+# file (page cache warm for both); target 2x.
+RUN_MIB=${RUN_MIB:-100}
+note "runner: a ${RUN_MIB} MiB release"
+RR=$W/runrepo
+sk init "$RR" >/dev/null
+sk -C "$RR" trust add-key bench "$XDG_CONFIG_HOME/skiff/keys/bench.pub" --role release-signer \
+	--scope "refs/releases/big/*" >/dev/null
+head -c $((RUN_MIB << 20)) /dev/urandom >"$W/art.bin"
+printf 'service: big\nrun:\n  command: app\n  port: 8080\nhealth:\n  path: /health\n' >"$W/big.yaml"
+sk -C "$RR" release create big --spec "$W/big.yaml" --version v1 --artifact app="$W/art.bin" \
+	--sign >/dev/null
+RUNNER=$(dirname "$SKIFF")/skiff-runner
+"$RUNNER" --service big --target t1 --repo "$RR" --verify-only --release v1 | jq -e .verified >/dev/null
+cmp "$W/art.bin" "$RR/.skiff/run/big/t1/releases/v1/app"
+bench "runner verify + extract ${RUN_MIB} MiB vs openssl dgst" 2.0 --warmup 1 --runs 10 \
+	--prepare "rm -rf $RR/.skiff/run/big/t1/releases" -- \
+	"$RUNNER --service big --target t1 --repo $RR --verify-only --release v1" \
+	"openssl dgst -sha256 $W/art.bin"
+rm -rf "$RR" "$W/art.bin"
+fi
+
+if want 14; then
+# The control plane's own time in a 4-step canary with zero bake on the
+# local stack (scripts/stack.sh: four runners, HAProxy): the wall time of
+# `skiff deploy --steps 5,25,50,100 --bake 0` minus the time its steps
+# spent waiting for workloads to start (wait-healthy's and promote's
+# waited_ms facts). Releases b1/b2 are the demo service with
+# min_requests 0, so an unloaded zero-length bake can advance. DEPLOY_N
+# deploys alternate b2, b1, ...; the row is their median against the
+# issue's 2 s.
+DEPLOY_N=${DEPLOY_N:-7}
+note "deploy: 4-step canary, zero bake, $DEPLOY_N deploys"
+(
+	. scripts/stack.sh
+	trap stack_down EXIT
+	stack_up "$W/dstack" "$(dirname "$SKIFF")" >/dev/null
+	sed 's/min_requests: 50/min_requests: 0/' examples/hello.yaml >"$W/b.yaml"
+	for v in b1 b2; do
+		"$SKIFF" -C "$W/dstack" --identity ci release create hello --spec "$W/b.yaml" \
+			--version $v --artifact "skiff-example-httpd=$(dirname "$SKIFF")/examples/skiff-example-httpd" \
+			--sign >/dev/null
+	done
+	"$SKIFF" -C "$W/dstack" deploy hello --release b1 --wait 30s >/dev/null
+	for i in $(seq 1 "$DEPLOY_N"); do
+		v=b$((1 + i % 2))
+		t0=$(date +%s%N)
+		"$SKIFF" -C "$W/dstack" --format=json deploy hello --release $v --steps 5,25,50,100 \
+			--bake 0 --wait 30s >"$W/d.json"
+		t1=$(date +%s%N)
+		jq -e '.state == "succeeded"' "$W/d.json" >/dev/null
+		jq --argjson wall $(((t1 - t0) / 1000000)) \
+			'$wall - ([.steps[] | (.result.waited_ms // 0) + (.result.runners.waited_ms // 0)] | add)' \
+			"$W/d.json"
+	done >"$W/overhead_ms"
+)
+jq -c -s --arg n "$DEPLOY_N" 'sort as $s | ($s[$s | length / 2 | floor] / 1000) as $m |
+	{name: "deploy: 4-step canary, zero bake, overhead vs 2 s", skiff_cmd:
+	 "skiff deploy hello --steps 5,25,50,100 --bake 0 (wall minus waited_ms)",
+	 anchor_cmd: "the issue'"'"'s 2 s", skiff_median_s: $m, anchor_median_s: 2,
+	 skiff_stddev_s: null, anchor_stddev_s: null, runs: ($n | tonumber), ratio: ($m / 2),
+	 target: 1.0, result: (if $m <= 2 then "pass" else "miss" end),
+	 samples_ms: $s}' "$W/overhead_ms" >>"$ROWS"
 fi
 
 # --- report ------------------------------------------------------------------

@@ -61,11 +61,17 @@ STACK_DIR=$D
 STACK_LISTEN=$(jq -r .listen "$D/.skiff/traffic/services/hello.json" 2>/dev/null)
 
 test_expect_success 'a first deploy puts v1 on every target and makes it stable' '
-	sk --format=json deploy hello --release v1 --wait 30s >out &&
-	json_is .state succeeded &&
-	json_is "[.steps[].name] | join(\",\")" "verify,preflight,assign,wait-healthy,promote" &&
+	sk deploy hello --release v1 --wait 30s >text &&
+	for s in verify preflight assign wait-healthy promote; do
+		grep -q -- "-> $s " text && grep -q "ok $s" text || { cat text; exit 1; }
+	done &&
+	grep -q "operation running -> succeeded" text &&
+	grep -q "^deploy hello v1: succeeded" text &&
+	id=$(newest_deploy) && sk --format=json op show "$id" >out &&
+	json_is .operation.state succeeded &&
+	json_is "[.operation.steps[].name] | join(\",\")" "verify,preflight,assign,wait-healthy,promote" &&
 	test "$(stable)" = v1 && all_on v1 &&
-	sk --format=json op events "$(op_of out)" >ev &&
+	sk --format=json op events "$id" >ev &&
 	jq -e "[.events[] | select(.kind == \"result\")] | length == 5" ev
 '
 
@@ -90,7 +96,11 @@ test_expect_success 'a canary with 5xx under load fails its gate and is rolled b
 	test "$(stable)" = v2 && all_on v2 &&
 	sk --format=json status hello >st &&
 	jq -e "[.findings[].code] | index(\"release-rolled-back\")" st &&
-	jq -e "[.next[].command | select(test(\"deploy\"))] | length == 0" st
+	jq -e "[.next[].command | select(test(\"deploy\"))] | length == 0" st &&
+	sk --format=json doctor hello >dr &&
+	jq -e "[.facts[] | select(.source == \"operation\" and (.text | test(\"v3 failed at weight-25\")))] | length == 1" dr &&
+	jq -e "[.hypotheses[] | select(.text | test(\"release v3 is bad: canary error rate\"))] | length == 1" dr &&
+	jq -e "[.recommendations[] | select(.command | test(\"logs hello --release v3\"))] | length == 1" dr
 '
 
 test_expect_success 'too few requests pause the deploy (exit 6) and never promote' '
