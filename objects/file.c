@@ -18,8 +18,8 @@
  * temp file without waiting for the disk. A slab is read into again only
  * once no queued or running job points into it, so nothing waits for all
  * threads to be idle. Chunk ids are hashed with common/sha256.h directly
- * (header form from sk_oid_header): sk_oid_hash uses libsodium below
- * 1 MiB, several times slower than SHA-NI, and many chunks are that small.
+ * (header form from sk_oid_header), so the digest code is chosen once
+ * per store. Reading back: see struct walk.
  */
 #include "objects/file.h"
 
@@ -34,6 +34,7 @@
 
 #include "common/fs.h"
 #include "common/sha256.h"
+#include "common/worker.h"
 #include "objects/chunker.h"
 #include "objects/cjson.h"
 
@@ -665,22 +666,54 @@ int sk_file_plan(struct sk_odb *odb, int fd, struct sk_file_stats *stats,
 
 /* --- reading back: verify and extract ------------------------------ */
 
+/* Reading back spreads the two digests over threads as storing does: the
+ * object store hashes each chunk's id on its own thread while this one
+ * decompresses, and a sink thread takes each decompressed block for the
+ * whole-artifact digest and the write. The store's block is valid only
+ * during the callback, so it is copied into one of two buffers in turn:
+ * a buffer is filled again only after the job that read it is done
+ * (sk_worker_give waits for the previous job). */
 struct walk {
 	struct sk_sha256 *ctx;
 	int fd; /* -1: verify only */
 	const char *path;
 	int sink_failed;
+	int write_errno; /* set by the sink thread */
+	struct sk_worker *sink;
+	unsigned char *buf[2];
+	size_t cap[2];
+	int which;
 	struct sk_err *err;
 };
+
+static void sink_job(void *arg, const void *buf, size_t len)
+{
+	struct walk *w = arg;
+	sk_sha256_update(w->ctx, buf, len);
+	if (w->fd >= 0 && !w->write_errno && sk_fs_write_all(w->fd, buf, len) < 0)
+		w->write_errno = errno ? errno : EIO;
+}
+
+static int write_failed(struct walk *w)
+{
+	w->sink_failed = 1;
+	return sk_err_errno(w->err, w->write_errno, "cannot write", w->path);
+}
 
 static int walk_sink(const void *buf, size_t len, void *arg)
 {
 	struct walk *w = arg;
-	sk_sha256_update(w->ctx, buf, len);
-	if (w->fd >= 0 && sk_fs_write_all(w->fd, buf, len) < 0) {
-		w->sink_failed = 1;
-		return sk_err_errno(w->err, errno, "cannot write", w->path);
+	if (w->write_errno)
+		return write_failed(w);
+	int k = w->which ^= 1;
+	if (w->cap[k] < len) {
+		free(w->buf[k]);
+		if (!(w->buf[k] = malloc(len)))
+			abort();
+		w->cap[k] = len;
 	}
+	memcpy(w->buf[k], buf, len);
+	sk_worker_give(w->sink, w->buf[k], len);
 	return 0;
 }
 
@@ -720,9 +753,15 @@ static int walk_file(struct sk_odb *odb, const struct sk_oid *oid, int fd, const
 	int rc = sk_file_read(odb, oid, &f, err);
 	if (rc)
 		return rc;
-	struct walk w = { sk_sha256_new(), fd, path, 0, err };
+	struct walk w = { .ctx = sk_sha256_new(), .fd = fd, .path = path, .err = err };
+	w.sink = sk_worker_start(sink_job, &w);
 	for (size_t i = 0; !rc && i < f->nchunks; i++)
 		rc = walk_chunk(odb, &f->chunks[i], i, &w, err);
+	sk_worker_stop(w.sink);
+	if (!rc && w.write_errno)
+		rc = write_failed(&w);
+	free(w.buf[0]);
+	free(w.buf[1]);
 	unsigned char got[32];
 	sk_sha256_final(w.ctx, got);
 	sk_sha256_free(w.ctx);
@@ -749,19 +788,19 @@ static int exists_err(struct sk_err *err, const char *dest)
 }
 
 /* Publishes the finished temp file at dest without replacing anything. */
-static int publish(const char *tmp, const char *dest, struct sk_err *err)
+static int publish(const char *tmp, const char *dest, int sync, struct sk_err *err)
 {
 	if (link(tmp, dest) < 0)
 		return errno == EEXIST ? exists_err(err, dest)
 				       : sk_err_errno(err, errno, "cannot create", dest);
-	int rc = sk_fs_fsync_parent(dest, err);
+	int rc = sync ? sk_fs_fsync_parent(dest, err) : 0;
 	if (rc)
 		unlink(dest);
 	return rc;
 }
 
-int sk_file_extract(struct sk_odb *odb, const struct sk_oid *file_oid, const char *dest,
-		    struct sk_err *err)
+static int extract(struct sk_odb *odb, const struct sk_oid *file_oid, const char *dest, int sync,
+		   struct sk_err *err)
 {
 	struct stat st;
 	if (lstat(dest, &st) == 0)
@@ -774,13 +813,25 @@ int sk_file_extract(struct sk_odb *odb, const struct sk_oid *file_oid, const cha
 		return rc;
 	}
 	int rc = walk_file(odb, file_oid, fd, tmp, err);
-	if (!rc && sk_fs_fsync(fd) < 0)
+	if (!rc && sync && sk_fs_fsync(fd) < 0)
 		rc = sk_err_errno(err, errno, "cannot sync", tmp);
 	if (close(fd) < 0 && !rc)
 		rc = sk_err_errno(err, errno, "cannot write", tmp);
 	if (!rc)
-		rc = publish(tmp, dest, err);
+		rc = publish(tmp, dest, sync, err);
 	unlink(tmp);
 	free(tmp);
 	return rc;
+}
+
+int sk_file_extract(struct sk_odb *odb, const struct sk_oid *file_oid, const char *dest,
+		    struct sk_err *err)
+{
+	return extract(odb, file_oid, dest, 1, err);
+}
+
+int sk_file_extract_nosync(struct sk_odb *odb, const struct sk_oid *file_oid, const char *dest,
+			   struct sk_err *err)
+{
+	return extract(odb, file_oid, dest, 0, err);
 }

@@ -89,5 +89,10 @@ int sk_file_verify(struct sk_odb *odb, const struct sk_oid *file_oid, struct sk_
  * on any failure nothing is at dest and no temp file remains. */
 int sk_file_extract(struct sk_odb *odb, const struct sk_oid *file_oid, const char *dest,
 		    struct sk_err *err);
+/* The same without the fsyncs, for a reader that rebuilds what it wrote
+ * after a crash anyway (a runner re-materializes its release on every
+ * start): the bytes are still checked before they are linked into place. */
+int sk_file_extract_nosync(struct sk_odb *odb, const struct sk_oid *file_oid, const char *dest,
+			   struct sk_err *err);
 
 #endif

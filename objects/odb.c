@@ -59,6 +59,11 @@
 #define STREAM_OUT ((size_t)1 << 20)   /* compressed bytes buffered before write */
 #define READ_BUF_MAX ((size_t)1 << 20) /* compressed input buffer for reads */
 #define STREAM_CHUNK ((size_t)1 << 20) /* decompressed bytes per streamed chunk */
+/* A streamed blob at least this big is hashed on a thread of its own in
+ * pieces of STREAM_PIECE, so hashing one piece overlaps decompressing
+ * the next (an artifact's ~1 MiB chunks are read this way). */
+#define STREAM_MT_THRESHOLD ((uint64_t)256 << 10)
+#define STREAM_PIECE ((size_t)256 << 10)
 #define WINDOW_LOG_MAX 23              /* 8 MiB: above what levels 1..19 use */
 #define WRITEBACK_STEP ((uint64_t)8 << 20)
 #define DIRECT_ALIGN ((size_t)4096)    /* O_DIRECT buffer, offset and length */
@@ -1392,11 +1397,12 @@ static int stream_payload(struct zdec *z, const struct objhdr *h, const char *hd
 	uint64_t done = have;
 	if (rc || done == h->len)
 		return rc;
-	size_t cap = h->len - done < STREAM_CHUNK ? (size_t)(h->len - done) : STREAM_CHUNK;
+	size_t piece = h->len > STREAM_MT_THRESHOLD ? STREAM_PIECE : STREAM_CHUNK;
+	size_t cap = h->len - done < piece ? (size_t)(h->len - done) : piece;
 	unsigned char *bufs = malloc(2 * cap);
 	if (!bufs)
 		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
-	if (h->len > MT_THRESHOLD)
+	if (h->len > STREAM_MT_THRESHOLD)
 		s->ht = sk_worker_start(hash_job, s->h);
 	int which = 0;
 	while (!rc && done < h->len && !z->done) {

@@ -47,7 +47,7 @@ static int put_tar(struct sk_odb *odb, const struct sk_release_artifact *ra, con
 		   struct sk_err *err)
 {
 	char *file = concat(tmp, ".archive");
-	int rc = sk_file_extract(odb, &ra->file, file, err);
+	int rc = sk_file_extract_nosync(odb, &ra->file, file, err);
 	if (rc == 0)
 		rc = sk_runner_untar(file, tmp, err);
 	unlink(file);
@@ -61,7 +61,7 @@ static int put_file(struct sk_odb *odb, const struct sk_release_artifact *ra, co
 		    struct sk_err *err)
 {
 	char *file = fmt_path(tmp, ra->name, "");
-	int rc = sk_file_extract(odb, &ra->file, file, err);
+	int rc = sk_file_extract_nosync(odb, &ra->file, file, err);
 	if (rc == 0 && chmod(file, 0755) < 0)
 		rc = sk_err_errno(err, errno, "cannot chmod", file);
 	free(file);
