@@ -10,8 +10,8 @@
 #include "objects/cjson.h"
 #include "objects/sig.h"
 
-static const char *const approval_keys[] = { "op",     "plan", "reason", "sig",
-					     "signer", "time", "v",	 NULL };
+static const char *const approval_keys[] = { "op",   "plan", "reason", "sig", "signer",
+					     "step", "time", "v",      NULL };
 
 json_t *sk_approval_to_json(const struct sk_approval *a, int with_sig)
 {
@@ -20,6 +20,8 @@ json_t *sk_approval_to_json(const struct sk_approval *a, int with_sig)
 	json_t *doc = json_pack("{s:s, s:s, s:s?, s:s, s:I, s:i}", "op", a->op, "plan", plan,
 				"reason", a->has_reason ? a->reason : NULL, "signer", a->signer,
 				"time", (json_int_t)a->time, "v", 1);
+	if (doc && a->has_step)
+		json_object_set_new(doc, "step", json_integer(a->step));
 	if (doc && with_sig && a->has_sig) {
 		sk_hex(a->sig, SK_SIG_RAWSZ, sig);
 		json_object_set_new(doc, "sig", json_string(sig));
@@ -89,6 +91,14 @@ int sk_approval_from_json(struct sk_approval *out, const json_t *doc, struct sk_
 		rc = get_hex(doc, "plan", out->plan, sizeof(out->plan), err);
 	if (rc == 0)
 		rc = get_reason(doc, out, err);
+	if (rc == 0 && json_object_get(doc, "step")) {
+		long long st = -1;
+		if ((rc = sk_cjson_get_int(doc, "step", &st, err)) == 0 &&
+		    (st < 0 || st >= SK_APPROVAL_STEP_MAX))
+			rc = bad(err, "step", "a step index 0..63");
+		out->has_step = 1;
+		out->step = (int)st;
+	}
 	if (rc == 0)
 		rc = get_hex(doc, "signer", id, sizeof(id), err);
 	if (rc == 0)

@@ -27,24 +27,46 @@ static const char *str(const json_t *o, const char *k)
 
 /* Where key keyid's approval of op is stored (create-only, signed by
  * the approver): refs/approvals/<service>/<op>/<keyid>, or
- * refs/approvals/<op>/<keyid> for an operation without a service. The
- * service in the name lets a grant's scope limit an approver to some
- * services (a scope of refs/approvals/payments-api and below); keyid NULL gives
- * the pattern of all of op's approvals. */
-static void approval_ref(const json_t *doc, const char *keyid, char *buf, size_t n)
+ * refs/approvals/<op>/<keyid> for an operation without a service; an
+ * approval of one step (step >= 0) ends in <keyid>.step<N>, so one key
+ * approves each such step once. The service in the name lets a grant's
+ * scope limit an approver to some services (a scope of
+ * refs/approvals/payments-api and below); keyid NULL gives the pattern
+ * of all of op's approvals. */
+static void approval_ref(const json_t *doc, const char *keyid, int step, char *buf, size_t n)
 {
 	const char *svc = str(doc, "service");
-	snprintf(buf, n, "refs/approvals/%s%s%s/%s", svc ? svc : "", svc ? "/" : "",
-		 str(doc, "id"), keyid ? keyid : "*");
+	char suffix[24] = "";
+	if (keyid && step >= 0)
+		snprintf(suffix, sizeof(suffix), ".step%d", step);
+	snprintf(buf, n, "refs/approvals/%s%s%s/%s%s", svc ? svc : "", svc ? "/" : "",
+		 str(doc, "id"), keyid ? keyid : "*", suffix);
 }
 
+/* step: the step whose own approvals count, or -1: the operation's. */
 struct tally {
 	const json_t *doc;
 	const struct sk_trust *policy;
 	unsigned char plan[32];
+	int step;
 	json_t *list;
 	size_t valid;
 };
+
+/* The step whose own approvals op's next gate counts (the one under the
+ * cursor, when its type says it needs them), or -1. */
+static int gate_step(const struct sk_op *op)
+{
+	struct sk_op_step_def defs[SK_OP_MAX_STEPS];
+	size_t n = 0;
+	struct sk_err ignore;
+	long long cur = json_integer_value(json_object_get(op->doc, "cursor"));
+	if (sk_op_type_plan(str(op->doc, "kind"), json_object_get(op->doc, "params"), defs, &n,
+			    &ignore) != 0 ||
+	    cur < 0 || (size_t)cur >= n || !defs[cur].approve_each)
+		return -1;
+	return (int)cur;
+}
 
 static int counted_signer(const struct tally *t, const char *signer)
 {
@@ -66,6 +88,10 @@ static const char *why_not(const struct tally *t, const struct sk_approval *a,
 		return "it approves another operation";
 	if (memcmp(a->plan, t->plan, sizeof(t->plan)) != 0)
 		return "it approves another plan (the operation changed since)";
+	if (t->step >= 0 && (!a->has_step || a->step != t->step))
+		return a->has_step ? "it approves another step" : "this step needs its own approval";
+	if (t->step < 0 && a->has_step)
+		return "it approves one step only";
 	if (!*key)
 		return "its signer is not in the trust policy";
 	if (sk_approval_verify(a, (*key)->pub, &ignore) < 0)
@@ -73,7 +99,7 @@ static const char *why_not(const struct tally *t, const struct sk_approval *a,
 	if (strcmp(a->signer, str(t->doc, "actor")) == 0)
 		return "the requester cannot approve their own operation";
 	char ref[SK_REF_MAX + 1];
-	approval_ref(t->doc, a->signer, ref, sizeof(ref));
+	approval_ref(t->doc, a->signer, t->step, ref, sizeof(ref));
 	if (!sk_refs_has_role(t->policy, a->signer, "approver", ref))
 		return "its signer lacks the approver role for this operation";
 	if (counted_signer(t, a->signer))
@@ -110,6 +136,8 @@ static void tally_one(struct sk_repo *repo, struct tally *t, const char *hex)
 	json_object_set_new(item, "counts", json_boolean(!why));
 	json_object_set_new(item, "why", why ? json_string(why) : json_null());
 	json_array_append_new(t->list, item);
+	if (a.has_step)
+		json_object_set_new(item, "step", json_integer(a.step));
 	if (!why)
 		t->valid++;
 }
@@ -127,16 +155,17 @@ static int listed(const json_t *list, const char *hex)
 /* The approvals the operation recorded, then those stored under its
  * approval refs and not recorded yet (each object once). */
 static int tally(struct sk_repo *repo, const struct sk_op *op, const struct sk_trust *policy,
-		 struct tally *t, struct sk_err *err)
+		 int step, struct tally *t, struct sk_err *err)
 {
 	memset(t, 0, sizeof(*t));
 	t->doc = op->doc;
 	t->policy = policy;
+	t->step = step;
 	int rc = sk_op_plan_digest(op->doc, t->plan, err);
 	char pattern[SK_REF_MAX + 1], hex[SK_OID_HEXSZ + 1];
 	struct sk_refrecord *recs = NULL;
 	size_t n = 0, i;
-	approval_ref(op->doc, NULL, pattern, sizeof(pattern));
+	approval_ref(op->doc, NULL, -1, pattern, sizeof(pattern));
 	if (!rc)
 		rc = sk_refs_list(repo, pattern, 0, &recs, &n, err);
 	if (rc)
@@ -185,19 +214,23 @@ static json_t *tally_json(struct tally *t)
 {
 	char plan[65];
 	sk_hex(t->plan, sizeof(t->plan), plan);
-	return json_pack("{s:s, s:I, s:I, s:o}", "plan", plan, "needed",
-			 (json_int_t)t->policy->approval_threshold, "valid", (json_int_t)t->valid,
-			 "approvals", t->list);
+	json_t *r = json_pack("{s:s, s:I, s:I, s:o}", "plan", plan, "needed",
+			      (json_int_t)t->policy->approval_threshold, "valid",
+			      (json_int_t)t->valid, "approvals", t->list);
+	if (t->step >= 0)
+		json_object_set_new(r, "step", json_integer(t->step));
+	return r;
 }
 
-/* The policy in force and op's tally under it; *policy is the
- * caller's to free on success, NULL on failure. */
-static int load_tally(struct sk_repo *repo, const struct sk_op *op, struct sk_trust **policy,
-		      struct tally *t, struct sk_err *err)
+/* The policy in force and op's tally under it for step (-1: the
+ * operation's own approvals); *policy is the caller's to free on
+ * success, NULL on failure. */
+static int load_tally(struct sk_repo *repo, const struct sk_op *op, int step,
+		      struct sk_trust **policy, struct tally *t, struct sk_err *err)
 {
 	int rc = sk_refs_load_trust(repo, policy, err);
 	if (!rc)
-		rc = tally(repo, op, *policy, t, err);
+		rc = tally(repo, op, *policy, step, t, err);
 	if (rc) {
 		sk_trust_free(*policy);
 		*policy = NULL;
@@ -210,7 +243,7 @@ int sk_op_approvals(struct sk_repo *repo, const struct sk_op *op, json_t **out,
 {
 	struct sk_trust *policy = NULL;
 	struct tally t;
-	int rc = load_tally(repo, op, &policy, &t, err);
+	int rc = load_tally(repo, op, gate_step(op), &policy, &t, err);
 	if (!rc)
 		*out = tally_json(&t);
 	sk_trust_free(policy);
@@ -218,11 +251,11 @@ int sk_op_approvals(struct sk_repo *repo, const struct sk_op *op, json_t **out,
 }
 
 int sk_op_gate(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op, size_t step,
-	       struct sk_err *err)
+	       int each, struct sk_err *err)
 {
 	struct sk_trust *policy = NULL;
 	struct tally t;
-	int rc = load_tally(repo, op, &policy, &t, err);
+	int rc = load_tally(repo, op, each ? (int)step : -1, &policy, &t, err);
 	if (rc)
 		return rc;
 	long long needed = policy->approval_threshold;
@@ -264,7 +297,7 @@ static int may_approve(const struct tally *t, const struct sk_key *key, struct s
 				  "their own operation",
 				  kid, id);
 	char ref[SK_REF_MAX + 1];
-	approval_ref(t->doc, kid, ref, sizeof(ref));
+	approval_ref(t->doc, kid, t->step, ref, sizeof(ref));
 	if (!sk_refs_has_role(t->policy, kid, "approver", ref))
 		return sk_err_set(err, SK_EROLE,
 				  "a root key holder can grant it: skiff trust add-key NAME PUBKEY "
@@ -292,6 +325,8 @@ static int sign_and_store(struct sk_repo *repo, const struct sk_key *key, const 
 	}
 	snprintf(a.signer, sizeof(a.signer), "%s", sk_key_id(key));
 	a.time = (int64_t)time(NULL);
+	a.has_step = t->step >= 0;
+	a.step = t->step;
 	char *msg = NULL;
 	size_t len = 0;
 	int rc = sk_approval_message(&a, &msg, &len, err);
@@ -314,10 +349,10 @@ static int sign_and_store(struct sk_repo *repo, const struct sk_key *key, const 
  * operation itself is not touched, so an approver needs no operator
  * role and takes no lease. */
 static int store_ref(struct sk_repo *repo, const struct sk_key *key, const struct sk_op *op,
-		     const struct sk_oid *oid, struct sk_err *err)
+		     int step, const struct sk_oid *oid, struct sk_err *err)
 {
 	char ref[SK_REF_MAX + 1];
-	approval_ref(op->doc, sk_key_id(key), ref, sizeof(ref));
+	approval_ref(op->doc, sk_key_id(key), step, ref, sizeof(ref));
 	struct sk_ref_update up = { .ref = ref, .new_oid = *oid, .expect = SK_EXPECT_ABSENT,
 				    .op = str(op->doc, "id") };
 	/* the audit entry carries the operation's trace and service */
@@ -340,15 +375,16 @@ int sk_op_approve(struct sk_repo *repo, const struct sk_key *key, struct sk_op *
 	struct sk_trust *policy = NULL;
 	struct tally t = { 0 };
 	struct sk_oid oid;
-	int rc = load_tally(repo, op, &policy, &t, err);
+	int step = gate_step(op);
+	int rc = load_tally(repo, op, step, &policy, &t, err);
 	if (!rc)
 		rc = may_approve(&t, key, err);
 	if (!rc && !dry_run)
 		rc = sign_and_store(repo, key, &t, reason, &oid, err);
 	json_decref(t.list);
 	if (!rc && !dry_run)
-		rc = store_ref(repo, key, op, &oid, err);
-	if (!rc && out && !(rc = tally(repo, op, policy, &t, err)))
+		rc = store_ref(repo, key, op, step, &oid, err);
+	if (!rc && out && !(rc = tally(repo, op, policy, step, &t, err)))
 		*out = tally_json(&t);
 	sk_trust_free(policy);
 	return rc;

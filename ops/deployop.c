@@ -36,7 +36,7 @@ struct deploy {
 	size_t nsteps;
 	int weight[SK_DEPLOY_MAX_STEPS];
 	long bake_s[SK_DEPLOY_MAX_STEPS];
-	int auto_rollback;
+	int auto_rollback, stateful;
 	long wait_s;
 };
 
@@ -106,11 +106,14 @@ static int parse(const json_t *params, struct deploy *d, struct sk_err *err)
 	d->parent = pstr(params, "parent");
 	const char *canary = pstr(params, "canary"), *steps = pstr(params, "steps");
 	const char *ar = pstr(params, "auto_rollback"), *wait = pstr(params, "wait_s");
+	const char *sf = pstr(params, "stateful");
 	if (!d->service || !d->release || !d->from || !d->parent || !canary || !steps || !ar ||
-	    !wait || json_object_size(params) != 8)
+	    !wait || !sf || json_object_size(params) != 9 ||
+	    (strcmp(sf, "true") != 0 && strcmp(sf, "false") != 0))
 		return sk_err_set(err, SK_EINVAL, NULL,
 				  "deploy needs exactly service, release, from, parent, canary, "
-				  "steps, auto_rollback and wait_s");
+				  "steps, auto_rollback, stateful (true|false) and wait_s");
+	d->stateful = strcmp(sf, "true") == 0;
 	struct sk_oid oid;
 	int rc = sk_spec_component_check(d->service, SK_SPEC_NAME_MAX, "service", err);
 	if (!rc)
@@ -301,15 +304,12 @@ static int act_verify(const struct sk_op_ctx *ctx, json_t **facts, struct sk_err
 
 /* No other unfinished operation on the service; every stable target's
  * runner reports the stable release healthy. */
-static int act_preflight(const struct sk_op_ctx *ctx, json_t **facts, struct sk_err *err)
+static int preflight_step(const struct sk_op_ctx *ctx, struct deploy *d, struct sk_service_state *st,
+			json_t **facts, struct sk_err *err)
 {
-	struct deploy d;
-	struct sk_service_state st;
-	int rc = with_deploy(ctx, &d, &st, err);
-	if (rc)
-		return rc;
+	int rc = 0;
 	json_t *ops = NULL, *canary = NULL, *stable = NULL, *seen = json_object();
-	rc = sk_op_list(ctx->repo, d.service, NULL, &ops, err);
+	rc = sk_op_list(ctx->repo, d->service, NULL, &ops, err);
 	size_t i;
 	json_t *o;
 	json_array_foreach(ops, i, o) {
@@ -318,76 +318,70 @@ static int act_preflight(const struct sk_op_ctx *ctx, json_t **facts, struct sk_
 			rc = sk_err_set(err, SK_ECONFLICT,
 					"finish it first: skiff resume ID, or skiff cancel ID",
 					"operation %s (%s) is %s on %s", id, pstr(o, "kind"), state,
-					d.service);
+					d->service);
 	}
-	split_targets(&d, st.control, &canary, &stable);
+	split_targets(d, st->control, &canary, &stable);
 	json_array_foreach(canary, i, o) {
-		json_t *t = json_object_get(json_object_get(st.control, "targets"), json_string_value(o));
+		json_t *t = json_object_get(json_object_get(st->control, "targets"), json_string_value(o));
 		if (!rc && !json_object_get(t, "addr"))
 			rc = sk_err_set(err, SK_EINVAL, "skiff target add SERVICE T --addr HOST:PORT",
 					"canary target %s has no address", json_string_value(o));
 	}
-	json_array_foreach(stable, i, o) {
+	/* every member of a stateful service must be healthy before one moves */
+	json_array_foreach(d->stateful ? d->canary : stable, i, o) {
 		const char *name = json_string_value(o);
 		struct sk_report *r = NULL;
-		if (rc || !*d.from)
+		if (rc || !*d->from)
 			break;
-		if ((rc = sk_reports_load(ctx->repo, d.service, name, &r, err)) != 0)
+		if ((rc = sk_reports_load(ctx->repo, d->service, name, &r, err)) != 0)
 			break;
 		json_object_set_new(seen, name, json_pack("{s:s, s:s}", "state", r->state, "release",
 							  r->release));
-		if (strcmp(r->state, "healthy") != 0 || strcmp(r->release, d.from) != 0)
+		if (strcmp(r->state, "healthy") != 0 || strcmp(r->release, d->from) != 0)
 			rc = sk_err_set(err, SK_ECONFLICT,
 					"skiff status SERVICE shows the targets; fix the stable ones first",
 					"stable target %s is not healthy on %s (its runner reports %s %s)",
-					name, d.from, r->state, *r->release ? r->release : "nothing");
+					name, d->from, r->state, *r->release ? r->release : "nothing");
 		sk_report_free(r);
 	}
 	*facts = json_pack("{s:o, s:O}", "stable", seen, "canary", canary);
 	json_decref(ops);
 	json_decref(canary);
 	json_decref(stable);
-	sk_service_state_clear(&st);
-	deploy_clear(&d);
 	return rc;
 }
 
 /* The canary targets run the release, at weight 0 while they start. */
-static int act_assign(const struct sk_op_ctx *ctx, json_t **facts, struct sk_err *err)
+static int assign_step(const struct sk_op_ctx *ctx, struct deploy *d, struct sk_service_state *st,
+			json_t **facts, struct sk_err *err)
 {
-	struct deploy d;
-	struct sk_service_state st;
-	int rc = with_deploy(ctx, &d, &st, err);
-	if (rc)
-		return rc;
-	json_t *control = json_deep_copy(st.control);
+	int rc = 0;
+	json_t *control = json_deep_copy(st->control);
 	json_t *targets = json_object_get(control, "targets");
 	size_t i;
 	json_t *t;
-	json_array_foreach(d.canary, i, t) {
+	json_array_foreach(d->canary, i, t) {
 		json_t *tg = json_object_get(targets, json_string_value(t));
 		if (!tg) {
 			rc = sk_err_set(err, SK_ENOTFOUND, "skiff target list SERVICE lists them",
-					"%s has no target %s", d.service, json_string_value(t));
+					"%s has no target %s", d->service, json_string_value(t));
 			break;
 		}
-		json_object_set_new(tg, "release", json_string(d.release));
+		json_object_set_new(tg, "release", json_string(d->release));
 		json_object_set_new(tg, "weight", json_integer(0));
 	}
 	char msg[200];
-	snprintf(msg, sizeof(msg), "deploy %s: canary targets run it, no traffic yet", d.release);
+	snprintf(msg, sizeof(msg), "deploy %s: canary targets run it, no traffic yet", d->release);
 	int changed = 0;
 	json_t *traffic = NULL;
 	if (!rc)
-		rc = commit_if_changed(ctx, &st, control, msg, &changed, err);
+		rc = commit_if_changed(ctx, st, control, msg, &changed, err);
 	if (!rc)
-		rc = apply_traffic(ctx, d.service, control, &traffic, err);
+		rc = apply_traffic(ctx, d->service, control, &traffic, err);
 	if (!rc)
-		*facts = json_pack("{s:O, s:b, s:o}", "targets", d.canary, "committed", changed,
+		*facts = json_pack("{s:O, s:b, s:o}", "targets", d->canary, "committed", changed,
 				   "traffic", traffic);
 	json_decref(control);
-	sk_service_state_clear(&st);
-	deploy_clear(&d);
 	return rc;
 }
 
@@ -586,91 +580,128 @@ static int weight_step(const struct sk_op_ctx *ctx, struct deploy *d, struct sk_
 	return rc;
 }
 
-static int act_weight(const struct sk_op_ctx *ctx, json_t **facts, struct sk_err *err)
-{
-	struct deploy d;
-	struct sk_service_state st;
-	int rc = with_deploy(ctx, &d, &st, err);
-	if (rc)
-		return rc;
-	rc = weight_step(ctx, &d, &st, facts, err);
-	sk_service_state_clear(&st);
-	deploy_clear(&d);
-	return rc;
-}
 
 /* Every target runs the release; once each reports it healthy, it is the
  * stable release and every target takes an equal share. */
-static int act_promote(const struct sk_op_ctx *ctx, json_t **facts, struct sk_err *err)
+static int promote_step(const struct sk_op_ctx *ctx, struct deploy *d, struct sk_service_state *st,
+			json_t **facts, struct sk_err *err)
 {
-	struct deploy d;
-	struct sk_service_state st;
-	int rc = with_deploy(ctx, &d, &st, err);
-	if (rc)
-		return rc;
-	json_t *control = json_deep_copy(st.control), *all = json_array(), *waited = NULL;
+	int rc = 0;
+	json_t *control = json_deep_copy(st->control), *all = json_array(), *waited = NULL;
 	const char *k;
 	json_t *v;
 	json_object_foreach(json_object_get(control, "targets"), k, v) {
-		json_object_set_new(v, "release", json_string(d.release));
+		json_object_set_new(v, "release", json_string(d->release));
 		json_array_append_new(all, json_string(k));
 	}
 	char msg[200];
-	snprintf(msg, sizeof(msg), "deploy %s: every target runs it", d.release);
+	snprintf(msg, sizeof(msg), "deploy %s: every target runs it", d->release);
 	int c1 = 0, c2 = 0;
-	rc = commit_if_changed(ctx, &st, control, msg, &c1, err);
+	rc = commit_if_changed(ctx, st, control, msg, &c1, err);
 	if (!rc)
-		rc = wait_healthy(ctx, &d, all, &waited, err);
+		rc = wait_healthy(ctx, d, all, &waited, err);
 	json_t *traffic = NULL;
 	if (!rc) {
-		sk_service_state_clear(&st);
-		rc = sk_service_load(ctx->repo, d.service, &st, err);
+		sk_service_state_clear(st);
+		rc = sk_service_load(ctx->repo, d->service, st, err);
 	}
 	if (!rc) {
 		json_decref(control);
-		control = json_deep_copy(st.control);
-		json_object_set_new(control, "release", json_string(d.release));
+		control = json_deep_copy(st->control);
+		json_object_set_new(control, "release", json_string(d->release));
 		json_object_foreach(json_object_get(control, "targets"), k, v)
 			json_object_set_new(v, "weight", json_integer(SK_CONTROL_WEIGHT_MAX));
-		snprintf(msg, sizeof(msg), "deploy %s: promoted (retires %s)", d.release,
-			 *d.from ? d.from : "nothing");
-		rc = commit_if_changed(ctx, &st, control, msg, &c2, err);
+		snprintf(msg, sizeof(msg), "deploy %s: promoted (retires %s)", d->release,
+			 *d->from ? d->from : "nothing");
+		rc = commit_if_changed(ctx, st, control, msg, &c2, err);
 	}
 	if (!rc)
-		rc = apply_traffic(ctx, d.service, control, &traffic, err);
+		rc = apply_traffic(ctx, d->service, control, &traffic, err);
 	if (!rc || rc == SK_EPAUSED)
-		*facts = json_pack("{s:s, s:s?, s:b, s:O?, s:o?}", "stable", d.release, "retired",
-				   *d.from ? d.from : NULL, "committed", c1 || c2, "runners", waited,
+		*facts = json_pack("{s:s, s:s?, s:b, s:O?, s:o?}", "stable", d->release, "retired",
+				   *d->from ? d->from : NULL, "committed", c1 || c2, "runners", waited,
 				   "traffic", traffic);
 	json_decref(waited);
 	json_decref(all);
 	json_decref(control);
-	sk_service_state_clear(&st);
-	deploy_clear(&d);
+	return rc;
+}
+
+/* One member of a stateful service (a high-risk step, approved on its
+ * own): out of traffic, onto the release, healthy, back into traffic at
+ * the weight it had. Members go one at a time, in the order planned. */
+static int member_step(const struct sk_op_ctx *ctx, struct deploy *d, struct sk_service_state *st,
+			json_t **facts, struct sk_err *err)
+{
+	int rc = 0;
+	const char *member = json_string_value(json_array_get(d->canary, ctx->step - 2));
+	json_t *control = json_deep_copy(st->control), *waited = NULL, *t1 = NULL, *t2 = NULL;
+	json_t *tg = json_object_get(json_object_get(control, "targets"), member);
+	json_t *one = json_pack("[s]", member ? member : "");
+	char msg[200];
+	int c1 = 0, c2 = 0;
+	if (!tg)
+		rc = sk_err_set(err, SK_ENOTFOUND, "skiff target list SERVICE lists them",
+				"%s has no member %s", d->service, member ? member : "?");
+	/* back at the weight it had, or full weight when it had none (or 0:
+	 * this step may have set that before an interruption) */
+	json_t *w = tg ? json_object_get(tg, "weight") : NULL;
+	int back = w && json_integer_value(w) > 0 ? (int)json_integer_value(w)
+						  : SK_CONTROL_WEIGHT_MAX;
+	const char *cur = tg ? json_string_value(json_object_get(tg, "release")) : NULL;
+	if (!rc && (!cur || strcmp(cur, d->release) != 0)) {
+		json_object_set_new(tg, "release", json_string(d->release));
+		json_object_set_new(tg, "weight", json_integer(0));
+		snprintf(msg, sizeof(msg), "deploy %s: member %s out of traffic, onto it", d->release,
+			 member);
+		if (!(rc = commit_if_changed(ctx, st, control, msg, &c1, err)))
+			rc = apply_traffic(ctx, d->service, control, &t1, err);
+	}
+	if (!rc)
+		rc = wait_healthy(ctx, d, one, &waited, err);
+	if (!rc) {
+		sk_service_state_clear(st);
+		rc = sk_service_load(ctx->repo, d->service, st, err);
+	}
+	if (!rc) {
+		json_decref(control);
+		control = json_deep_copy(st->control);
+		tg = json_object_get(json_object_get(control, "targets"), member);
+		json_object_set_new(tg, "weight", json_integer(back));
+		snprintf(msg, sizeof(msg), "deploy %s: member %s healthy, back in traffic", d->release,
+			 member);
+		if (!(rc = commit_if_changed(ctx, st, control, msg, &c2, err)))
+			rc = apply_traffic(ctx, d->service, control, &t2, err);
+	}
+	if (!rc || rc == SK_EPAUSED)
+		*facts = json_pack("{s:s?, s:b, s:O?, s:o?}", "member", member, "committed", c1 || c2,
+				   "runners", waited, "traffic", t2 ? t2 : t1);
+	if (t2)
+		json_decref(t1);
+	json_decref(waited);
+	json_decref(one);
+	json_decref(control);
 	return rc;
 }
 
 /* restore: the releases, weights and stable release of the commit the
  * deploy was planned against go back; targets added since keep theirs
  * only if the parent did not know them (they get no release, weight 0). */
-static int restore(const struct sk_op_ctx *ctx, json_t **facts, struct sk_err *err)
+static int restore_step(const struct sk_op_ctx *ctx, struct deploy *d, struct sk_service_state *st,
+			json_t **facts, struct sk_err *err)
 {
-	struct deploy d;
-	struct sk_service_state st;
-	int rc = with_deploy(ctx, &d, &st, err);
-	if (rc)
-		return rc;
+	int rc = 0;
 	json_t *before = NULL;
-	if (*d.parent) {
+	if (*d->parent) {
 		struct sk_oid oid;
 		struct sk_commit c;
-		rc = sk_oid_fromhex(&oid, d.parent, err);
+		rc = sk_oid_fromhex(&oid, d->parent, err);
 		if (!rc)
 			rc = sk_service_read_commit(ctx->repo, &oid, &c, &before, err);
 	} else {
-		before = sk_control_new(d.service);
+		before = sk_control_new(d->service);
 	}
-	json_t *control = rc ? NULL : json_deep_copy(st.control), *traffic = NULL;
+	json_t *control = rc ? NULL : json_deep_copy(st->control), *traffic = NULL;
 	if (!rc) {
 		json_t *rel = json_object_get(before, "release");
 		json_object_set_new(control, "release", rel ? json_incref(rel) : json_null());
@@ -692,22 +723,51 @@ static int restore(const struct sk_op_ctx *ctx, json_t **facts, struct sk_err *e
 		}
 	}
 	char msg[200];
-	snprintf(msg, sizeof(msg), "deploy %s rolled back: %s is stable again", d.release,
-		 *d.from ? d.from : "nothing");
+	snprintf(msg, sizeof(msg), "deploy %s rolled back: %s is stable again", d->release,
+		 *d->from ? d->from : "nothing");
 	int changed = 0;
 	if (!rc)
-		rc = commit_if_changed(ctx, &st, control, msg, &changed, err);
+		rc = commit_if_changed(ctx, st, control, msg, &changed, err);
 	if (!rc)
-		rc = apply_traffic(ctx, d.service, control, &traffic, err);
+		rc = apply_traffic(ctx, d->service, control, &traffic, err);
 	if (!rc)
-		*facts = json_pack("{s:s?, s:b, s:o}", "stable", *d.from ? d.from : NULL, "committed",
+		*facts = json_pack("{s:s?, s:b, s:o}", "stable", *d->from ? d->from : NULL, "committed",
 				   changed, "traffic", traffic);
 	json_decref(before);
 	json_decref(control);
+	return rc;
+}
+
+/* The steps that work on the service's state get it loaded, with the
+ * params, and released after. */
+typedef int (*deploy_step_fn)(const struct sk_op_ctx *ctx, struct deploy *d,
+			      struct sk_service_state *st, json_t **facts, struct sk_err *err);
+
+static int with_state(const struct sk_op_ctx *ctx, deploy_step_fn fn, json_t **facts,
+		      struct sk_err *err)
+{
+	struct deploy d;
+	struct sk_service_state st;
+	int rc = with_deploy(ctx, &d, &st, err);
+	if (rc)
+		return rc;
+	rc = fn(ctx, &d, &st, facts, err);
 	sk_service_state_clear(&st);
 	deploy_clear(&d);
 	return rc;
 }
+
+#define DEPLOY_ACT(name)                                                                    \
+	static int act_##name(const struct sk_op_ctx *ctx, json_t **facts, struct sk_err *err) \
+	{                                                                                   \
+		return with_state(ctx, name##_step, facts, err);                            \
+	}
+DEPLOY_ACT(preflight)
+DEPLOY_ACT(assign)
+DEPLOY_ACT(weight)
+DEPLOY_ACT(promote)
+DEPLOY_ACT(member)
+DEPLOY_ACT(restore)
 
 /* Every deploy action does only what is not done yet, so a resumed step
  * simply runs again. */
@@ -729,7 +789,7 @@ static void def(struct sk_op_step_def *s, const char *name, const char *risk, sk
 	s->reversible = reversible;
 	if (reversible) {
 		s->compensation = "restore";
-		s->compensate = restore;
+		s->compensate = act_restore;
 	}
 }
 
@@ -741,6 +801,18 @@ static int plan(const json_t *params, struct sk_op_step_def *steps, size_t *n, s
 		return rc;
 	def(&steps[0], "verify", "none", act_verify, 0);
 	def(&steps[1], "preflight", "none", act_preflight, 0);
+	if (d.stateful) {
+		*n = 2;
+		for (size_t i = 0; i < json_array_size(d.canary) && *n < SK_OP_MAX_STEPS - 1; i++) {
+			char name[32];
+			snprintf(name, sizeof(name), "member-%zu", i + 1);
+			def(&steps[*n], name, "high", act_member, 1);
+			steps[(*n)++].approve_each = 1;
+		}
+		def(&steps[(*n)++], "promote", "medium", act_promote, 1);
+		deploy_clear(&d);
+		return 0;
+	}
 	def(&steps[2], "assign", "low", act_assign, 1);
 	def(&steps[3], "wait-healthy", "none", act_wait, 0);
 	*n = FIRST_WEIGHT_STEP;

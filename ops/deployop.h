@@ -15,6 +15,7 @@
  *                     weights in percent, strictly increasing
  *   "auto_rollback"   "true" or "false": a failed gate rolls back at once,
  *                     or pauses with `skiff rollback SERVICE` recommended
+ *   "stateful"        "true" or "false" (the release's own flag)
  *   "wait_s"          how long to wait for runners to report healthy
  *
  * Steps, each observe-then-act (a resumed step does again only what is
@@ -36,6 +37,12 @@
  *   promote       medium  every target runs the release; once all report
  *                         healthy, the release becomes the stable one and
  *                         every target takes an equal share
+ * A stateful release has no canary steps: after verify and preflight
+ * (every member healthy on the stable release), "canary" lists every
+ * member and each is a step member-N of risk high that needs an approval
+ * of its own (approve_each): out of traffic, onto the release, healthy,
+ * back in; then promote.
+ *
  * The reversible steps share one compensation, "restore": the releases,
  * weights and stable release of "parent" go back (a state commit) and
  * into the traffic provider.

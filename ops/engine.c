@@ -464,7 +464,8 @@ static int run_step(struct run *r, size_t i, int *failed, struct sk_err *err)
 	if (strcmp(st, "pending") != 0)
 		return sk_err_set(err, SK_ECORRUPT, NULL, "step %zu is %s under the cursor", i, st);
 	int rc;
-	if (strcmp(r->defs[i].risk, "high") == 0 && (rc = sk_op_gate(r->repo, r->key, r->op, i, err)))
+	if (strcmp(r->defs[i].risk, "high") == 0 &&
+	    (rc = sk_op_gate(r->repo, r->key, r->op, i, r->defs[i].approve_each, err)))
 		return rc;
 	step_set(step, "running", "started", NULL);
 	json_t *facts = json_pack("{s:s, s:s, s:b}", "name", r->defs[i].name, "risk",
@@ -579,8 +580,9 @@ int sk_op_run(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op,
 									     : 0;
 	/* awaiting-approval: the gate of the step under the cursor decides
 	 * (it stays put, exit 5, until enough approvals are stored) */
-	if (strcmp(st, "awaiting-approval") == 0 &&
-	    (rc = sk_op_gate(repo, key, op, (size_t)num(op->doc, "cursor"), err)))
+	size_t cur = (size_t)num(op->doc, "cursor");
+	if (strcmp(st, "awaiting-approval") == 0 && cur < r.n &&
+	    (rc = sk_op_gate(repo, key, op, cur, r.defs[cur].approve_each, err)))
 		return rc;
 	if (strcmp(st, "failed") == 0 || strcmp(st, "compensating") == 0) {
 		rc = compensate_all(&r, has_failed_step(&r) ? "compensated" : "cancelled", err);

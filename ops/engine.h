@@ -75,6 +75,9 @@ struct sk_op_step_def {
 	const char *risk; /* none|low|medium|high */
 	int reversible;
 	const char *compensation; /* name of the compensation, NULL when none */
+	/* high risk only: this step needs approvals of its own (bound to its
+	 * index), not the operation's; each member of a stateful deploy */
+	int approve_each;
 	sk_op_act_fn act;
 	sk_op_act_fn compensate; /* NULL when !reversible */
 	sk_op_observe_fn observe;

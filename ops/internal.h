@@ -11,10 +11,10 @@
 int sk_op_transition(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op,
 		     const char *kind, long step, json_t *facts, struct sk_err *err);
 
-/* Before high-risk step i: 0 when op holds enough valid approvals;
- * otherwise op is moved to awaiting-approval (unless it is there) and
- * the result is SK_EAPPROVAL. */
+/* Before high-risk step i: 0 when op holds enough valid approvals (with
+ * each set: approvals of step i itself); otherwise op is moved to
+ * awaiting-approval (unless it is there) and the result is SK_EAPPROVAL. */
 int sk_op_gate(struct sk_repo *repo, const struct sk_key *key, struct sk_op *op, size_t step,
-	       struct sk_err *err);
+	       int each, struct sk_err *err);
 
 #endif

@@ -121,7 +121,8 @@ static int canary_param(const struct deploy_args *a, const struct sk_service_sta
 static int build_params(struct sk_cli *cli, const struct deploy_args *a,
 			const struct sk_service_state *st, json_t **out, struct sk_err *err)
 {
-	char release[SK_SPEC_NAME_MAX + 1], steps[1024], canary[1024], parent[SK_OID_HEXSZ + 1] = "";
+	char release[SK_SPEC_NAME_MAX + 1], steps[1024] = "", canary[1024],
+		parent[SK_OID_HEXSZ + 1] = "";
 	int rc = 0;
 	if (a->release)
 		snprintf(release, sizeof(release), "%s", a->release);
@@ -137,10 +138,11 @@ static int build_params(struct sk_cli *cli, const struct deploy_args *a,
 	if (!rc && strcmp(from, release) == 0)
 		rc = sk_err_set(err, SK_ECONFLICT, "skiff status SERVICE shows what runs",
 				"%s %s is already the stable release", st->service, release);
-	if (!rc)
+	int stateful = !rc && json_is_true(json_object_get(rel->doc, "stateful"));
+	if (!rc && !stateful)
 		rc = steps_param(a, rel, steps, sizeof(steps), err);
 	if (!rc)
-		rc = canary_param(a, st, from, canary, sizeof(canary), err);
+		rc = canary_param(a, st, stateful ? "" : from, canary, sizeof(canary), err);
 	long long wait = 120000;
 	if (!rc && a->wait && sk_spec_duration_ms(a->wait, &wait, err))
 		rc = sk_err_wrap(err, "--wait");
@@ -151,8 +153,9 @@ static int build_params(struct sk_cli *cli, const struct deploy_args *a,
 			sk_oid_tohex(&st->head, parent);
 		*out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "service", st->service,
 				 "release", release, "from", from, "parent", parent, "canary", canary,
-				 "steps", *from ? steps : "", "auto_rollback",
+				 "steps", *from && !stateful ? steps : "", "auto_rollback",
 				 ar && !json_is_true(ar) ? "false" : "true");
+		json_object_set_new(*out, "stateful", json_string(stateful ? "true" : "false"));
 		json_object_set_new(*out, "wait_s", json_sprintf("%lld", wait < 1 ? 1 : wait));
 	}
 	sk_release_free(rel);

@@ -111,6 +111,31 @@ static void test_document(void **state)
 	json_object_set_new(d, "op", json_string("../x"));
 	assert_true(sk_approval_from_json(&b, d, &err) < 0);
 	json_decref(d);
+
+	/* an approval of one step: the step is read back and signed over */
+	a.has_step = 1;
+	a.step = 3;
+	sign(&a, k);
+	json_t *sdoc = sk_approval_to_json(&a, 1);
+	th_must(sk_approval_from_json(&b, sdoc, &err), &err);
+	assert_true(b.has_step);
+	assert_int_equal(b.step, 3);
+	th_must(sk_approval_verify(&b, sk_key_public(k), &err), &err);
+	b.step = 4;
+	assert_int_equal(sk_approval_verify(&b, sk_key_public(k), &err), SK_ESIGNATURE);
+	b.step = 3;
+	b.has_step = 0; /* dropping the step is another document */
+	assert_int_equal(sk_approval_verify(&b, sk_key_public(k), &err), SK_ESIGNATURE);
+	d = json_deep_copy(sdoc);
+	json_object_set_new(d, "step", json_integer(64));
+	expect_rejected(d, "step");
+	d = json_deep_copy(sdoc);
+	json_object_set_new(d, "step", json_integer(-1));
+	expect_rejected(d, "step");
+	d = json_deep_copy(sdoc);
+	json_object_set_new(d, "step", json_string("3"));
+	expect_rejected(d, "step");
+	json_decref(sdoc);
 	json_decref(doc);
 	sk_key_free(k);
 	th_rmtree(dir);
