@@ -266,6 +266,24 @@ static int wait_healthy(const struct sk_op_ctx *ctx, const struct deploy *d,
 	}
 }
 
+/* Waits for targets to report the release healthy, then reads the
+ * service again (a person or another step may have committed meanwhile):
+ * *control becomes a fresh copy of its control. */
+static int wait_and_reload(const struct sk_op_ctx *ctx, const struct deploy *d,
+			   struct sk_service_state *st, const json_t *targets, json_t **waited,
+			   json_t **control, struct sk_err *err)
+{
+	int rc = wait_healthy(ctx, d, targets, waited, err);
+	if (rc)
+		return rc;
+	sk_service_state_clear(st);
+	if ((rc = sk_service_load(ctx->repo, d->service, st, err)))
+		return rc;
+	json_decref(*control);
+	*control = json_deep_copy(st->control);
+	return 0;
+}
+
 /* --- the steps ------------------------------------------------------------ */
 
 static int with_deploy(const struct sk_op_ctx *ctx, struct deploy *d, struct sk_service_state *st,
@@ -599,15 +617,9 @@ static int promote_step(const struct sk_op_ctx *ctx, struct deploy *d, struct sk
 	int c1 = 0, c2 = 0;
 	rc = commit_if_changed(ctx, st, control, msg, &c1, err);
 	if (!rc)
-		rc = wait_healthy(ctx, d, all, &waited, err);
+		rc = wait_and_reload(ctx, d, st, all, &waited, &control, err);
 	json_t *traffic = NULL;
 	if (!rc) {
-		sk_service_state_clear(st);
-		rc = sk_service_load(ctx->repo, d->service, st, err);
-	}
-	if (!rc) {
-		json_decref(control);
-		control = json_deep_copy(st->control);
 		json_object_set_new(control, "release", json_string(d->release));
 		json_object_foreach(json_object_get(control, "targets"), k, v)
 			json_object_set_new(v, "weight", json_integer(SK_CONTROL_WEIGHT_MAX));
@@ -658,14 +670,8 @@ static int member_step(const struct sk_op_ctx *ctx, struct deploy *d, struct sk_
 			rc = apply_traffic(ctx, d->service, control, &t1, err);
 	}
 	if (!rc)
-		rc = wait_healthy(ctx, d, one, &waited, err);
+		rc = wait_and_reload(ctx, d, st, one, &waited, &control, err);
 	if (!rc) {
-		sk_service_state_clear(st);
-		rc = sk_service_load(ctx->repo, d->service, st, err);
-	}
-	if (!rc) {
-		json_decref(control);
-		control = json_deep_copy(st->control);
 		tg = json_object_get(json_object_get(control, "targets"), member);
 		json_object_set_new(tg, "weight", json_integer(back));
 		snprintf(msg, sizeof(msg), "deploy %s: member %s healthy, back in traffic", d->release,

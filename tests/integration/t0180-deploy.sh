@@ -7,13 +7,7 @@
 # the finding), a runner gone while the deploy waits for it, pause /
 # promote / rollback by an operator, and a release that does not verify.
 . "$(dirname "$0")/lib.sh"
-. "$TEST_SRC/tests/integration/lib-ops.sh"
-. "$TEST_SRC/scripts/stack.sh"
-STACK_BUILD=$(dirname "$SKIFF_BIN")
-D="$TRASH/stack"
-test_cleanup 'stack_down'
-
-sk() { skiff -C "$D" "$@"; }
+. "$TEST_SRC/tests/integration/lib-stack.sh"
 stable() { sk --format=json target list hello | jq -r '.release // "none"'; }
 # every target on release $1 at full weight
 all_on() {

@@ -5,13 +5,7 @@
 # cannot approve, one key approves a member once. On the local stack
 # (scripts/stack.sh): real runners and HAProxy.
 . "$(dirname "$0")/lib.sh"
-. "$TEST_SRC/tests/integration/lib-ops.sh"
-. "$TEST_SRC/scripts/stack.sh"
-STACK_BUILD=$(dirname "$SKIFF_BIN")
-D="$TRASH/stack"
-test_cleanup 'stack_down'
-
-sk() { skiff -C "$D" "$@"; }
+. "$TEST_SRC/tests/integration/lib-stack.sh"
 on() { sk --format=json target list hello | jq -r "[.targets[] | .target + \"=\" + (.release // \"-\")] | join(\",\")"; }
 
 test_expect_success 'the stack, a stateful release s1, an approver' '
