@@ -25,6 +25,7 @@ struct sk_direct {
 	struct sk_repo *repo;
 	struct seen_ref refs[MAX_REFS_TOUCHED];
 	size_t nrefs;
+	int local_only; /* while pushing: reads see the cache's own refs */
 };
 
 static char *cache_dir(const char *key)
@@ -46,28 +47,48 @@ static char *cache_dir(const char *key)
 	return dir;
 }
 
-/* The ref hook: once per process and name, mirror the remote's record. */
+static struct seen_ref *find_seen(struct sk_direct *d, const char *name)
+{
+	for (size_t i = 0; i < d->nrefs; i++)
+		if (strcmp(d->refs[i].name, name) == 0)
+			return &d->refs[i];
+	return NULL;
+}
+
+/* Registered before the work (rc 0): mirroring reads the ref itself. */
+static struct seen_ref *add_seen(struct sk_direct *d, const char *name, struct sk_err *err)
+{
+	if (d->nrefs == MAX_REFS_TOUCHED) {
+		sk_err_set(err, SK_ETOOBIG, NULL, "too many refs for one direct command");
+		return NULL;
+	}
+	struct seen_ref *s = &d->refs[d->nrefs];
+	if (!(s->name = strdup(name))) {
+		sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+		return NULL;
+	}
+	s->rc = 0;
+	d->nrefs++;
+	return s;
+}
+
+/* The ref hook: once per process (or refresh) and name, mirror the
+ * remote's record. */
 static int direct_ref(void *ctx, struct sk_repo *repo, const char *name, struct sk_err *err)
 {
 	struct sk_direct *d = ctx;
-	for (size_t i = 0; i < d->nrefs; i++)
-		if (strcmp(d->refs[i].name, name) == 0) {
-			if (d->refs[i].rc == SK_ENOTFOUND)
-				return sk_err_set(err, SK_ENOTFOUND, NULL, "%s has no ref %s",
-						  sk_remote_url(d->remote), name);
-			return d->refs[i].rc;
-		}
-	if (d->nrefs == MAX_REFS_TOUCHED)
-		return sk_err_set(err, SK_ETOOBIG, NULL, "too many refs for one direct command");
-	struct seen_ref *s = &d->refs[d->nrefs++];
-	/* Registered before the work: mirroring reads the ref itself. */
-	s->name = strdup(name);
-	s->rc = 0;
-	if (!s->name)
-		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
-	int rc = sk_fetch_mirror_ref(repo, d->remote, name, err);
-	s->rc = rc;
-	return rc;
+	if (d->local_only)
+		return 0;
+	struct seen_ref *s = find_seen(d, name);
+	if (s && s->rc == SK_ENOTFOUND)
+		return sk_err_set(err, SK_ENOTFOUND, NULL, "%s has no ref %s",
+				  sk_remote_url(d->remote), name);
+	if (s)
+		return s->rc;
+	if (!(s = add_seen(d, name, err)))
+		return err ? err->code : SK_ENOMEM;
+	s->rc = sk_fetch_mirror_ref(repo, d->remote, name, err);
+	return s->rc;
 }
 
 /* The object hook: fetch, verify against the id, store. */
@@ -89,9 +110,11 @@ static int direct_object(void *ctx, const struct sk_oid *oid, struct sk_err *err
 	return rc;
 }
 
-static int open_cache(struct sk_direct *d, struct sk_err *err)
+static int open_cache(struct sk_direct *d, const char *at, struct sk_err *err)
 {
-	char *dir = cache_dir(sk_remote_key(d->remote));
+	char *dir = at ? strdup(at) : cache_dir(sk_remote_key(d->remote));
+	if (!dir)
+		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
 	char *skiff = sk_path_join(dir, ".skiff");
 	int rc = sk_fs_exists(skiff) ? sk_repo_open(&d->repo, dir, err)
 				     : sk_repo_init(&d->repo, dir, NULL, err);
@@ -106,6 +129,12 @@ static int open_cache(struct sk_direct *d, struct sk_err *err)
 
 int sk_direct_open(struct sk_direct **out, const char *url, unsigned jobs, struct sk_err *err)
 {
+	return sk_direct_open_at(out, url, NULL, jobs, err);
+}
+
+int sk_direct_open_at(struct sk_direct **out, const char *url, const char *dir, unsigned jobs,
+		      struct sk_err *err)
+{
 	*out = NULL;
 	struct sk_direct *d = calloc(1, sizeof(*d));
 	if (!d)
@@ -113,7 +142,7 @@ int sk_direct_open(struct sk_direct **out, const char *url, unsigned jobs, struc
 	struct sk_remote_opts o = { .jobs = jobs };
 	int rc = sk_remote_open(&d->remote, url, &o, err);
 	if (!rc)
-		rc = open_cache(d, err);
+		rc = open_cache(d, dir, err);
 	if (rc) {
 		sk_direct_free(d);
 		return rc;
@@ -152,5 +181,44 @@ int sk_direct_mirror_all(struct sk_direct *d, struct sk_err *err)
 	for (size_t i = 0; !rc && i < n; i++)
 		rc = sk_refs_read(d->repo, names[i], &rec, err);
 	sk_remote_names_free(names, n);
+	return rc;
+}
+
+void sk_direct_refresh(struct sk_direct *d)
+{
+	for (size_t i = 0; i < d->nrefs; i++)
+		free(d->refs[i].name);
+	d->nrefs = 0;
+}
+
+int sk_direct_sync_ref(struct sk_direct *d, const char *name, struct sk_err *err)
+{
+	struct seen_ref *s = find_seen(d, name);
+	if (!s && !(s = add_seen(d, name, err)))
+		return err ? err->code : SK_ENOMEM;
+	s->rc = 0;
+	int rc = sk_fetch_mirror_ref(d->repo, d->remote, name, err);
+	if (rc == SK_ENOTFOUND) { /* never written there: the cache's own stands */
+		sk_err_clear(err);
+		rc = 0;
+	}
+	s->rc = rc;
+	return rc;
+}
+
+int sk_direct_push_ref(struct sk_direct *d, const char *name, struct sk_err *err)
+{
+	char *patterns[1] = { (char *)name };
+	json_t *report = NULL;
+	/* push lists the cache's refs: none of them is to be mirrored now */
+	d->local_only = 1;
+	int rc = sk_push(d->repo, d->remote, patterns, 1, &report, err);
+	d->local_only = 0;
+	json_t *ref = json_array_get(json_object_get(report, "refs"), 0);
+	const char *why = json_string_value(json_object_get(ref, "reason"));
+	if (rc == SK_ECONFLICT && why)
+		sk_err_set(err, SK_ECONFLICT, NULL, "%s on %s: %s", name, sk_remote_url(d->remote),
+			   why);
+	json_decref(report);
 	return rc;
 }

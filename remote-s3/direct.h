@@ -20,10 +20,26 @@ struct sk_repo;
 struct sk_direct;
 
 int sk_direct_open(struct sk_direct **out, const char *url, unsigned jobs, struct sk_err *err);
+/* The same with the cache repository at dir (NULL: the default above). */
+int sk_direct_open_at(struct sk_direct **out, const char *url, const char *dir, unsigned jobs,
+		      struct sk_err *err);
 void sk_direct_free(struct sk_direct *d);
 struct sk_repo *sk_direct_repo(struct sk_direct *d);
 /* Brings every ref of the remote into the cache (lists the bucket). */
 int sk_direct_mirror_all(struct sk_direct *d, struct sk_err *err);
+/* A long-running reader (skiff-runner): forgets which refs were mirrored,
+ * so that the next read of each brings the remote's current record in
+ * again (verified, seq not below what was seen: a rollback fails). */
+void sk_direct_refresh(struct sk_direct *d);
+/* For a writer of one ref (a runner's reports): mirrors the remote's
+ * current record of name now (as a read would; a remote without it is not
+ * an error) and from then on, until the next refresh, reads of name see
+ * the cache's own record, which the caller then moves locally (signed)
+ * and publishes with sk_direct_push_ref. */
+int sk_direct_sync_ref(struct sk_direct *d, const char *name, struct sk_err *err);
+/* sk_push of the cache's ref name (objects first, then the remote's ref
+ * by compare-and-swap). SK_ECONFLICT when the remote moved meanwhile. */
+int sk_direct_push_ref(struct sk_direct *d, const char *name, struct sk_err *err);
 /* HTTP requests (or file operations) made so far. */
 unsigned long sk_direct_requests(const struct sk_direct *d);
 

@@ -23,15 +23,15 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: skiff-runner --service S --target T (--repo DIR | --remote URL) [--port P]\n"
-		"                    [--once] [--identity KEY] [--poll DURATION]\n"
+		"usage: skiff-runner --service S --target T (--repo DIR | --remote URL [--cache DIR])\n"
+		"                    [--port P] [--once] [--identity KEY] [--poll DURATION]\n"
 		"                    [--health-interval DURATION] [--max-restarts N]\n"
 		"                    [--stop-timeout DURATION] [--report-interval DURATION]\n"
 		"                    [--log-max-bytes N] [--verify-only [--release V]]\n");
 }
 
 enum { O_POLL = 256, O_HEALTH, O_MAXR, O_STOP, O_REPORT, O_LOGMAX, O_VERIFY, O_RELEASE,
-       O_REMOTE };
+       O_REMOTE, O_CACHE };
 
 static const struct option longopts[] = {
 	{ "service", 1, 0, 's' },	 { "target", 1, 0, 't' },
@@ -41,7 +41,8 @@ static const struct option longopts[] = {
 	{ "max-restarts", 1, 0, O_MAXR }, { "stop-timeout", 1, 0, O_STOP },
 	{ "report-interval", 1, 0, O_REPORT }, { "log-max-bytes", 1, 0, O_LOGMAX },
 	{ "verify-only", 0, 0, O_VERIFY }, { "release", 1, 0, O_RELEASE },
-	{ "remote", 1, 0, O_REMOTE },	 { "help", 0, 0, 'h' },
+	{ "remote", 1, 0, O_REMOTE },	 { "cache", 1, 0, O_CACHE },
+	{ "help", 0, 0, 'h' },
 	{ 0, 0, 0, 0 },
 };
 
@@ -70,9 +71,8 @@ static int one_opt(int c, struct sk_runner_opts *o)
 	case '1': o->once = 1; break;
 	case O_VERIFY: o->verify_only = 1; break;
 	case O_RELEASE: o->release = optarg; break;
-	case O_REMOTE:
-		fprintf(stderr, "skiff-runner: --remote is not supported yet; use --repo\n");
-		return -1;
+	case O_REMOTE: o->remote_url = optarg; break;
+	case O_CACHE: o->cache_dir = optarg; break;
 	case 'p': rc = number(optarg, 1, 65535, &v); o->port = (int)v; break;
 	case O_MAXR: rc = number(optarg, 1, 1000000, &v); o->max_restarts = (int)v; break;
 	case O_LOGMAX: rc = number(optarg, 1024, 1LL << 40, &o->log_max_bytes); break;
@@ -100,7 +100,9 @@ static int parse(int argc, char **argv, struct sk_runner_opts *o)
 		if (one_opt(c, o) < 0)
 			return -1;
 	}
-	if (optind != argc || !o->service || !o->target || !o->repo_dir)
+	/* exactly one source of control; --cache only with --remote */
+	if (optind != argc || !o->service || !o->target || !o->repo_dir == !o->remote_url ||
+	    (o->cache_dir && !o->remote_url))
 		return -1;
 	if (o->release && !o->verify_only)
 		return -1;

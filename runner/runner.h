@@ -9,6 +9,14 @@
  *
  * Local state lives in <repo>/.skiff/run/<svc>/<target>/: releases/<V>/
  * (extracted trees), log/workload.jsonl (+ rotated), runner.pid.
+ *
+ * With --remote URL there is no repository: control, releases and their
+ * objects are read through a direct cache (remote-s3/direct.h) that
+ * re-reads the remote's records on every poll and verifies each record
+ * and object as it arrives; reports are written into that cache and
+ * pushed (objects, then the ref by compare-and-swap). The cache and the
+ * local state above live in --cache DIR (default
+ * $XDG_CACHE_HOME/skiff-runner/<url key>/<svc>/<target>).
  */
 #ifndef SK_RUNNER_H
 #define SK_RUNNER_H
@@ -24,6 +32,8 @@
 
 struct sk_runner_opts {
 	const char *service, *target, *repo_dir, *identity;
+	const char *remote_url;  /* --remote: read control from it, report to it */
+	const char *cache_dir;   /* --remote: local state (default under XDG) */
 	const char *release;     /* --verify-only: this version instead of control's */
 	int port;                /* 0: control's addr, else run.port */
 	int once, verify_only;
@@ -39,18 +49,21 @@ struct sk_runner_opts {
 struct sk_runner {
 	const struct sk_runner_opts *o;
 	volatile sig_atomic_t *stop;
-	struct sk_repo *repo;
+	struct sk_repo *repo;      /* --remote: the direct cache's (not owned) */
+	struct sk_direct *direct;  /* --remote: a verified cache of the remote */
 	struct sk_key *key;
-	char *dir;                 /* .skiff/run/<svc>/<target> */
+	char *dir;                 /* .skiff/run/<svc>/<target>, or the cache dir */
 	struct sk_report rep;      /* what the next report says */
 	struct sk_runner_rel cur;  /* the verified release in use (rel NULL: none) */
 	char want[65];             /* control's release for the target ("" none) */
 	char want_trace[33];
 	char want_addr[301];
 	char refused[65];          /* a version refused: not retried until control moves */
+	int ctl_bad;               /* control does not verify (reported once) */
+	char ctl_prev[24];         /* the state reported before that */
 	struct sk_runner_proc proc;
 	struct sk_runner_log log;
-	int port, gave_up, dirty;
+	int port, gave_up, dirty, claimed;
 	long long crashes, backoff_ms;
 	long long next_start, next_probe, next_poll, last_report;
 	long long logged_lines;    /* log counters as last reported */

@@ -15,6 +15,8 @@
 #include "refs/keys.h"
 #include "refs/reports.h"
 #include "refs/service.h"
+#include "remote-s3/direct.h"
+#include "remote-s3/remote.h"
 
 long long sk_runner_parse_duration(const char *s)
 {
@@ -50,6 +52,58 @@ static char *run_dir(struct sk_repo *repo, const char *svc, const char *target)
 	return p;
 }
 
+/* --cache, else $XDG_CACHE_HOME (or ~/.cache)/skiff-runner/<the remote's
+ * key>/<svc>/<target>: a runner's state never goes into a repository. */
+static char *remote_state_dir(const struct sk_runner_opts *o, struct sk_err *err)
+{
+	if (o->cache_dir)
+		return strdup(o->cache_dir);
+	struct sk_remote *rm = NULL;
+	if (sk_remote_open(&rm, o->remote_url, NULL, err) < 0)
+		return NULL;
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char *base = xdg && *xdg ? strdup(xdg) : sk_path_join(home && *home ? home : "/tmp", ".cache");
+	size_t n = strlen(base) + strlen(o->service) + strlen(o->target) + 64;
+	char *p = malloc(n);
+	if (!p)
+		abort();
+	snprintf(p, n, "%s/skiff-runner/%s/%s/%s", base, sk_remote_key(rm), o->service, o->target);
+	free(base);
+	sk_remote_free(rm);
+	return p;
+}
+
+/* --remote: the state directory holds the direct cache (.skiff) beside
+ * releases/, log/ and runner.pid. */
+static int open_remote(struct sk_runner *r, struct sk_err *err)
+{
+	char *dir = remote_state_dir(r->o, err);
+	if (!dir)
+		return err->code ? err->code : sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	int rc = sk_fs_mkdirs(dir, 0, err);
+	if (rc == 0 && !(r->dir = realpath(dir, NULL)))
+		rc = sk_err_errno(err, errno, "cannot resolve", dir);
+	free(dir);
+	if (rc == 0)
+		rc = sk_direct_open_at(&r->direct, r->o->remote_url, r->dir, 0, err);
+	if (rc == 0)
+		r->repo = sk_direct_repo(r->direct);
+	/* a cache is made without an owner: one with an owner is somebody's
+	 * repository, which a runner's reports and releases stay out of */
+	if (rc == 0 && sk_repo_identity(r->repo)[0])
+		rc = sk_err_set(err, SK_EINVAL, "pass --cache an empty or runner-owned directory",
+				"%s holds a repository, not a runner's cache", r->dir);
+	return rc;
+}
+
+static int open_repo(struct sk_runner *r, struct sk_err *err)
+{
+	int rc = sk_repo_open(&r->repo, r->o->repo_dir, err);
+	if (rc == 0 && !(r->dir = run_dir(r->repo, r->o->service, r->o->target)))
+		rc = sk_err_errno(err, errno, "cannot resolve", sk_repo_path(r->repo));
+	return rc;
+}
+
 static int load_identity(struct sk_runner *r, struct sk_err *err)
 {
 	const char *id = r->o->identity;
@@ -81,6 +135,7 @@ static int claim_pid(struct sk_runner *r, struct sk_err *err)
 	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (rc == 0)
 		rc = sk_fs_write_atomic(path, buf, strlen(buf), 0644, err);
+	r->claimed = rc == 0; /* only then is runner.pid ours to remove */
 	free(path);
 	return rc;
 }
@@ -103,14 +158,16 @@ int sk_runner_open(struct sk_runner *r, const struct sk_runner_opts *o,
 	r->log.fd = -1;
 	r->backoff_ms = 200;
 	init_report(r);
-	int rc = sk_repo_open(&r->repo, o->repo_dir, err);
+	char ref[SK_REF_MAX + 1];
+	/* the names become paths: checked before anything is created */
+	int rc = sk_reports_ref(ref, sizeof(ref), o->service, o->target, err);
 	/* --verify-only reports nothing, so it signs nothing */
 	if (rc == 0 && !o->verify_only)
 		rc = load_identity(r, err);
+	if (rc == 0)
+		rc = o->remote_url ? open_remote(r, err) : open_repo(r, err);
 	if (rc < 0)
 		return rc;
-	if (!(r->dir = run_dir(r->repo, o->service, o->target)))
-		return sk_err_errno(err, errno, "cannot resolve", sk_repo_path(r->repo));
 	char *logdir = sk_path_join(r->dir, "log");
 	rc = sk_fs_mkdirs(r->dir, 0, err);
 	if (rc == 0)
@@ -124,7 +181,7 @@ int sk_runner_open(struct sk_runner *r, const struct sk_runner_opts *o,
 
 void sk_runner_close(struct sk_runner *r)
 {
-	if (r->dir) {
+	if (r->dir && r->claimed) {
 		char *path = sk_path_join(r->dir, "runner.pid");
 		unlink(path);
 		free(path);
@@ -132,7 +189,12 @@ void sk_runner_close(struct sk_runner *r)
 	sk_runner_log_close(&r->log);
 	sk_runner_rel_clear(&r->cur);
 	sk_key_free(r->key);
-	sk_repo_free(r->repo);
+	if (r->direct)
+		sk_direct_free(r->direct); /* and its repository */
+	else
+		sk_repo_free(r->repo);
+	r->direct = NULL;
+	r->repo = NULL;
 	free(r->dir);
 	r->dir = NULL;
 }
@@ -153,6 +215,9 @@ static void op_trace(struct sk_runner *r, const char *op)
 int sk_runner_poll_control(struct sk_runner *r, struct sk_err *err)
 {
 	struct sk_service_state st;
+	/* every poll reads the remote's current records again */
+	if (r->direct)
+		sk_direct_refresh(r->direct);
 	int rc = sk_service_load(r->repo, r->o->service, &st, err);
 	if (rc < 0)
 		return rc;
@@ -188,6 +253,24 @@ static int write_once(struct sk_runner *r, struct sk_err *err)
 	return rc;
 }
 
+/* --remote: the remote's head of the ref is brought in (verified) first,
+ * the report is chained onto it here and pushed: the object, then the
+ * remote's ref by compare-and-swap. */
+static int publish(struct sk_runner *r, struct sk_err *err)
+{
+	if (!r->direct)
+		return write_once(r, err);
+	char ref[SK_REF_MAX + 1];
+	int rc = sk_reports_ref(ref, sizeof(ref), r->o->service, r->o->target, err);
+	if (rc == 0)
+		rc = sk_direct_sync_ref(r->direct, ref, err);
+	if (rc == 0)
+		rc = write_once(r, err);
+	if (rc == 0)
+		rc = sk_direct_push_ref(r->direct, ref, err);
+	return rc;
+}
+
 /* A report's reason is printable text of at most 512 bytes: control
  * characters become spaces and a cut never splits a UTF-8 sequence. */
 static void set_reason(char *dst, size_t n, const char *reason)
@@ -214,9 +297,9 @@ void sk_runner_report(struct sk_runner *r, const char *state, const char *reason
 	reason = why;
 	r->rep.time_ms = sk_runner_wall_ms();
 	fill_logs(r);
-	int rc = write_once(r, &err);
+	int rc = publish(r, &err);
 	if (rc == SK_ECONFLICT || rc == SK_ELOCKED) /* raced a stale writer: once more */
-		rc = write_once(r, &err);
+		rc = publish(r, &err);
 	r->rep.patterns = NULL;
 	r->last_report = sk_runner_mono_ms();
 	r->dirty = 0;

@@ -160,7 +160,10 @@ static void adopt(struct sk_runner *r, struct sk_runner_rel *rel)
 static void refuse(struct sk_runner *r, const char *version, const struct sk_err *err)
 {
 	sk_runner_report(r, "refused-unverified", err->message);
-	snprintf(r->refused, sizeof(r->refused), "%s", version);
+	/* a remote that cannot be reached now is no verdict: tried again at
+	 * the next poll */
+	int verdict = sk_err_exit_code(err->code) == 4 || err->code == SK_ENOTFOUND;
+	snprintf(r->refused, sizeof(r->refused), "%s", verdict ? version : "");
 	if (r->cur.rel)
 		set_release(r, r->cur.rel->version, &r->cur.oid, r->log.trace);
 }
@@ -210,7 +213,7 @@ static void probe(struct sk_runner *r)
 	const char *s = r->rep.state;
 	/* a refusal stays the news until control moves on or the old
 	 * release's workload does something worse */
-	if (ok && r->refused[0])
+	if (ok && (r->refused[0] || r->ctl_bad))
 		return;
 	if (ok && strcmp(s, "healthy") && r->rep.health_passes >= health_int(r, "healthy_threshold")) {
 		r->backoff_ms = BACKOFF_MIN_MS;
@@ -221,15 +224,45 @@ static void probe(struct sk_runner *r)
 	}
 }
 
+/* Control that does not verify (a bad signature or role, a damaged or
+ * rolled-back record) is refused as a release is: reported once, and
+ * nothing changes (what runs keeps running) until control verifies
+ * again. Other failures (a remote out of reach) are only logged. */
+static void control_failed(struct sk_runner *r, const struct sk_err *err)
+{
+	char why[SK_ERR_MSG + 200]; /* cut to a reason's length by the report */
+	if (r->ctl_bad) /* said once already */
+		return;
+	fprintf(stderr, "skiff-runner: reading control: %s\n", err->message);
+	if (sk_err_exit_code(err->code) != 4)
+		return;
+	snprintf(r->ctl_prev, sizeof(r->ctl_prev), "%s", r->rep.state);
+	r->ctl_bad = 1;
+	snprintf(why, sizeof(why), "control of %s: %s", r->o->service, err->message);
+	sk_runner_report(r, "refused-unverified", why);
+}
+
+/* Control verifies again: the state the refusal interrupted is news. */
+static void control_ok(struct sk_runner *r)
+{
+	if (!r->ctl_bad)
+		return;
+	r->ctl_bad = 0;
+	if (r->ctl_prev[0])
+		sk_runner_report(r, r->ctl_prev, "");
+}
+
 /* One round of control: a new release to run, or nothing to do. */
 static void follow_control(struct sk_runner *r)
 {
 	struct sk_err err;
+	memset(&err, 0, sizeof(err));
 	r->next_poll = sk_runner_mono_ms() + r->o->poll_ms;
 	if (sk_runner_poll_control(r, &err) < 0) {
-		fprintf(stderr, "skiff-runner: reading control: %s\n", err.message);
+		control_failed(r, &err);
 		return;
 	}
+	control_ok(r);
 	if (!r->want[0] || !strcmp(r->want, r->refused))
 		return;
 	if (r->cur.rel && !strcmp(r->want, r->cur.rel->version))
@@ -303,14 +336,17 @@ static int once_done(const struct sk_runner *r, int *code)
 static int first_pass(struct sk_runner *r)
 {
 	struct sk_err err;
-	if (sk_runner_poll_control(r, &err) < 0 || (!r->want[0] && r->o->once)) {
-		if (!r->want[0] && err.code == 0)
-			sk_err_set(&err, SK_ENOTFOUND, "assign one with skiff deploy",
-				   "control assigns no release to target %s", r->o->target);
+	memset(&err, 0, sizeof(err));
+	int rc = sk_runner_poll_control(r, &err);
+	if (rc < 0) {
+		control_failed(r, &err);
+	} else if (!r->want[0] && r->o->once) {
+		sk_err_set(&err, SK_ENOTFOUND, "assign one with skiff deploy",
+			   "control assigns no release to target %s", r->o->target);
 		fprintf(stderr, "skiff-runner: %s\n", err.message);
-		if (r->o->once)
-			return sk_err_exit_code(err.code);
 	}
+	if (r->o->once && (rc < 0 || !r->want[0]))
+		return sk_err_exit_code(err.code);
 	r->next_poll = sk_runner_mono_ms() + r->o->poll_ms;
 	if (r->want[0])
 		switch_release(r, r->want);
