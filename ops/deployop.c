@@ -436,13 +436,18 @@ static int judge(const struct deploy *d, const char *decision, const json_t *rea
 }
 
 /* The live signals of a bake, for a terminal's progress view: written
- * to a temp file and renamed, best effort (a view, never truth). */
+ * to a temp file and renamed, best effort (a view, never truth); NULL
+ * removes them when the bake ends. */
 static void live_write(const struct sk_op_ctx *ctx, const json_t *live)
 {
 	char dir[4096], path[4200], tmp[4300];
 	snprintf(dir, sizeof(dir), "%s/ops-live", sk_repo_path(ctx->repo));
 	snprintf(path, sizeof(path), "%s/%s.json", dir, ctx->id);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (!live) { /* the bake is over */
+		unlink(path);
+		return;
+	}
 	mkdir(dir, 0755);
 	if (json_dump_file(live, tmp, JSON_COMPACT) == 0 && rename(tmp, path) != 0)
 		unlink(tmp);
@@ -476,6 +481,7 @@ static int bake(const struct sk_op_ctx *ctx, const char *service, long bake_s, i
 		long long left = end - now_ms();
 		sleep_ms(left < POLL_MS ? (left > 0 ? (long)left : 0) : POLL_MS);
 	}
+	live_write(ctx, NULL);
 	return 0;
 }
 

@@ -8,3 +8,17 @@ D="$TRASH/stack"
 test_cleanup 'stack_down'
 
 sk() { skiff -C "$D" "$@"; }
+
+# all_healthy REL: waits (up to 30 s) until every target's runner reports
+# REL healthy, e.g. after a rollback restarted some of them.
+all_healthy() {
+	local i
+	for i in $(seq 1 150); do
+		sk --format=json status hello 2>/dev/null | jq -e --arg r "$1" \
+			'[.targets[] | select(.report.state != "healthy" or .report.release != $r)] | length == 0' \
+			>/dev/null && return 0
+		sleep 0.2
+	done
+	echo "targets not all healthy on $1" >&2
+	return 1
+}

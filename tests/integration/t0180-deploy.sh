@@ -5,7 +5,8 @@
 # never promote), the executor killed right after a traffic change
 # (resume does not repeat it), HAProxy killed during a bake (pause with
 # the finding), a runner gone while the deploy waits for it, pause /
-# promote / rollback by an operator, and a release that does not verify.
+# promote / rollback by an operator, progress on a terminal, and a
+# release that does not verify.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_SRC/tests/integration/lib-stack.sh"
 stable() { sk --format=json target list hello | jq -r '.release // "none"'; }
@@ -180,6 +181,18 @@ test_expect_success 'rollback of a finished deploy puts the release before it ba
 	test "$(stable)" = v1 && all_on v1
 '
 
+test_expect_success 'on a terminal a deploy shows the step, the split and the live signals' '
+	all_healthy v1 &&
+	load_start &&
+	{ script -qefc "$SKIFF_BIN -C $D deploy hello --release v2 --steps 50,100 --bake 3s" /dev/null \
+		>tty.out </dev/null || { echo "script: exit $?"; cat -v tty.out | tail -5; exit 1; }; } &&
+	load_stop &&
+	{ grep -q "baking weight-50: 50% on the canary" tty.out &&
+	  grep -Eq "baking weight-50: .*[|] [0-9]+ req, [0-9]+ 5xx" tty.out &&
+	  grep -q "ok weight-50" tty.out || { cat -v tty.out | tail -15; exit 1; }; } &&
+	test "$(stable)" = v2
+'
+
 test_expect_success 'a release whose artifact does not verify is refused before anything moves' '
 	head -c 100000 /dev/urandom >junk.bin &&
 	sk --identity ci --format=json release create hello --spec "$TEST_SRC/examples/hello.yaml" \
@@ -199,7 +212,7 @@ test_expect_success 'bad input: typed errors, nothing moves' '
 	expect_exit 1 sk --format=json deploy hello --release v3 --steps 50,25 &&
 	json_is .error.code invalid_input &&
 	expect_exit 1 sk --format=json deploy hello --release v3 --bake forever &&
-	expect_exit 3 sk --format=json deploy hello --release v1 &&
+	expect_exit 3 sk --format=json deploy hello --release v2 &&
 	expect_exit 2 sk deploy &&
 	expect_exit 7 sk --format=json deploy nosuch &&
 	expect_exit 7 sk --format=json promote hello &&
