@@ -172,6 +172,12 @@ int sk_runner_open(struct sk_runner *r, const struct sk_runner_opts *o,
 	rc = sk_fs_mkdirs(r->dir, 0, err);
 	if (rc == 0)
 		rc = claim_pid(r, err);
+	/* what a killed runner of this target left running holds its port */
+	pid_t orphan = rc == 0 && !o->verify_only ? sk_runner_reap_orphan(r->dir, o->stop_timeout_ms)
+						 : 0;
+	if (orphan > 0)
+		fprintf(stderr, "skiff-runner: stopped workload %ld, left running by a previous runner\n",
+			(long)orphan);
 	if (rc == 0)
 		rc = sk_runner_log_open(&r->log, logdir, o->target, o->log_max_bytes, o->log_keep,
 					err);

@@ -89,6 +89,7 @@ static void stop_workload(struct sk_runner *r)
 	drain(r, &r->proc.out_fd, 0, 1);
 	drain(r, &r->proc.err_fd, 1, 1);
 	sk_runner_stop(&r->proc, 0, NULL);
+	sk_runner_pidfile_set(r->dir, 0);
 	r->rep.pid = -1;
 }
 
@@ -118,6 +119,8 @@ static void start(struct sk_runner *r)
 	r->rep.health_last_ms = -1;
 	int rc = sk_runner_spawn(spec_part(r, "run"), r->cur.tree, &env, &r->proc, &err);
 	r->rep.pid = rc == 0 ? r->proc.pid : -1;
+	if (rc == 0)
+		sk_runner_pidfile_set(r->dir, r->proc.pid);
 	if (rc == 0) {
 		r->next_probe = sk_runner_mono_ms() + (probe_interval(r) < 500 ? probe_interval(r)
 									   : 500);
@@ -196,6 +199,7 @@ static void on_exit_status(struct sk_runner *r, int st)
 		snprintf(why, sizeof(why), "exited with status %d", WEXITSTATUS(st));
 	drain(r, &r->proc.out_fd, 0, 1);
 	drain(r, &r->proc.err_fd, 1, 1);
+	sk_runner_pidfile_set(r->dir, 0);
 	crashed(r, why);
 }
 

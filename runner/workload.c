@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fs.h"
+
 extern char **environ;
 
 long long sk_runner_mono_ms(void)
@@ -221,4 +223,74 @@ void sk_runner_stop(struct sk_runner_proc *p, long long timeout_ms, int *status)
 	if (status)
 		*status = st;
 	close_fds(p);
+}
+
+void sk_runner_pidfile_set(const char *dir, pid_t pid)
+{
+	char *path = sk_path_join(dir, "workload.pid"), buf[32];
+	if (pid > 0) {
+		snprintf(buf, sizeof(buf), "%ld\n", (long)pid);
+		(void)sk_fs_write_atomic(path, buf, strlen(buf), 0644, NULL);
+	} else {
+		unlink(path);
+	}
+	free(path);
+}
+
+/* Gone, or a zombie nobody reaps (its parent, the old runner, is dead). */
+static int gone(pid_t pid)
+{
+	char path[64], buf[256];
+	if (kill(pid, 0) != 0)
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' && rp[2] == 'Z';
+}
+
+/* Is pid's working directory inside DIR/releases (one of our trees)? */
+static int ours(const char *dir, pid_t pid)
+{
+	char link[64], cwd[4096], *rel = sk_path_join(dir, "releases");
+	char *real = realpath(rel, NULL);
+	snprintf(link, sizeof(link), "/proc/%ld/cwd", (long)pid);
+	ssize_t n = readlink(link, cwd, sizeof(cwd) - 1);
+	int yes = 0;
+	if (n > 0 && real) {
+		cwd[n] = '\0';
+		size_t rl = strlen(real);
+		yes = strncmp(cwd, real, rl) == 0 && cwd[rl] == '/';
+	}
+	free(real);
+	free(rel);
+	return yes;
+}
+
+pid_t sk_runner_reap_orphan(const char *dir, long long timeout_ms)
+{
+	char *path = sk_path_join(dir, "workload.pid"), *text = NULL;
+	size_t len = 0;
+	pid_t pid = 0;
+	if (sk_fs_read_file(path, 31, &text, &len, NULL) == 0)
+		pid = (pid_t)strtol(text, NULL, 10);
+	free(text);
+	if (pid > 1 && !gone(pid) && ours(dir, pid)) {
+		kill(-pid, SIGTERM);
+		long long deadline = sk_runner_mono_ms() + timeout_ms;
+		while (!gone(pid) && sk_runner_mono_ms() < deadline)
+			usleep(20000);
+		if (!gone(pid))
+			kill(-pid, SIGKILL);
+	} else {
+		pid = 0;
+	}
+	unlink(path);
+	free(path);
+	return pid;
 }

@@ -39,6 +39,17 @@ void sk_runner_stop(struct sk_runner_proc *p, long long timeout_ms, int *status)
 /* 1 and *status when p has exited (reaped; pipes stay open to drain). */
 int sk_runner_exited(struct sk_runner_proc *p, int *status);
 
+/* DIR/workload.pid names the running workload (pid > 0), or is removed
+ * (pid 0): so a runner that was killed (SIGKILL, a crash, a reboot of the
+ * runner alone) leaves a trace of what it left running. Best effort. */
+void sk_runner_pidfile_set(const char *dir, pid_t pid);
+
+/* A workload a previous runner of DIR left running (workload.pid names a
+ * live process whose working directory is under DIR/releases): its process
+ * group is stopped (SIGTERM, SIGKILL after timeout_ms) so the new runner
+ * can start its release on the port. Returns the pid stopped, or 0. */
+pid_t sk_runner_reap_orphan(const char *dir, long long timeout_ms);
+
 /* Milliseconds on the monotonic clock, and since the epoch. */
 long long sk_runner_mono_ms(void);
 long long sk_runner_wall_ms(void);

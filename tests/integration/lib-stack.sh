@@ -5,6 +5,10 @@
 . "$TEST_SRC/scripts/stack.sh"
 STACK_BUILD=$(dirname "$SKIFF_BIN")
 D="$TRASH/stack"
+# stack_up runs inside a test's subshell: what stack_down and the tests
+# need is set here, in the script's own shell, too
+STACK_DIR=$D
+export XDG_CONFIG_HOME="$D/config" SKIFF_IDENTITY=admin
 test_cleanup 'stack_down'
 
 sk() { skiff -C "$D" "$@"; }

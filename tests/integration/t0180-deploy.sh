@@ -51,8 +51,6 @@ test_expect_success 'the stack comes up: releases, targets, haproxy, four runner
 	sk --format=json target list hello >out && test "$(jq ".targets | length" out)" = 4
 '
 # the stack is set up inside a subshell: keep its facts for the rest
-export XDG_CONFIG_HOME="$D/config" SKIFF_IDENTITY=admin
-STACK_DIR=$D
 STACK_LISTEN=$(jq -r .listen "$D/.skiff/traffic/services/hello.json" 2>/dev/null)
 
 test_expect_success 'a first deploy puts v1 on every target and makes it stable' '
@@ -148,16 +146,20 @@ test_expect_success 'haproxy killed during a bake pauses the deploy with a clear
 	test "$(stable)" = v2
 '
 
-test_expect_success 'a runner gone while the deploy waits: it waits, and goes on when it is back' '
+test_expect_success 'a runner killed while the deploy waits: it waits, and goes on when it is back' '
 	prev=$(newest_deploy)
-	runner_stop t4
+	runner_stop t4 KILL
 	( sk --format=json deploy hello --release v1 --wait 60s >"$TRASH/bg2.json" 2>&1;
 	  echo $? >"$TRASH/bg2.rc" ) &
 	id=$(newest_deploy "$prev") && wait_step "$id" wait-healthy &&
 	sleep 1 && test ! -e "$TRASH/bg2.rc" &&
 	runner_start t4 &&
-	wait_for "$TRASH/bg2.rc" && test "$(cat "$TRASH/bg2.rc")" = 0 &&
-	test "$(stable)" = v1 && all_on v1
+	wait_for "$TRASH/bg2.rc" &&
+	{ test "$(cat "$TRASH/bg2.rc")" = 0 || { tail -5 "$D/runner-t4.out"; jq -c ".error.steps" "$TRASH/bg2.json"; exit 1; }; } &&
+	test "$(stable)" = v1 && all_on v1 &&
+	n=0 && for p in $(pgrep -f skiff-example-httpd); do
+		case $(readlink /proc/$p/cwd) in "$D"/.skiff/run/hello/t4/*) n=$((n + 1)) ;; esac
+	done && { test $n = 1 || { echo "$n workloads on t4"; cat "$TRASH/bg2.json"; exit 1; }; }
 '
 
 test_expect_success 'pause stops a running deploy (exit 6); promote skips the rest and promotes' '

@@ -10,14 +10,13 @@ on() { sk --format=json target list hello | jq -r "[.targets[] | .target + \"=\"
 
 test_expect_success 'the stack, a stateful release s1, an approver' '
 	stack_up "$D" "$STACK_BUILD" &&
-	export XDG_CONFIG_HOME="$D/config" SKIFF_IDENTITY=admin &&
+
 	{ cat "$TEST_SRC/examples/hello.yaml"; echo "stateful: true"; } >stateful.yaml &&
 	sk --identity ci release create hello --spec stateful.yaml --version s1 \
 		--artifact "skiff-example-httpd=$STACK_BUILD/examples/skiff-example-httpd" --sign >/dev/null &&
 	sk keygen approver >/dev/null &&
 	sk trust add-key approver "$D/config/skiff/keys/approver.pub" --role approver >/dev/null
 '
-export XDG_CONFIG_HOME="$D/config" SKIFF_IDENTITY=admin
 
 test_expect_success 'the deploy plans one high-risk member step per target, then promote' '
 	sk --format=json --dry-run deploy hello --release s1 >out &&
