@@ -10,7 +10,6 @@ on() { sk --format=json target list hello | jq -r "[.targets[] | .target + \"=\"
 
 test_expect_success 'the stack, a stateful release s1, an approver' '
 	stack_up "$D" "$STACK_BUILD" &&
-
 	{ cat "$TEST_SRC/examples/hello.yaml"; echo "stateful: true"; } >stateful.yaml &&
 	sk --identity ci release create hello --spec stateful.yaml --version s1 \
 		--artifact "skiff-example-httpd=$STACK_BUILD/examples/skiff-example-httpd" --sign >/dev/null &&
