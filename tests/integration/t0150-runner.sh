@@ -6,36 +6,8 @@
 # gives up after repeated crashes; stops gracefully on SIGTERM; --once
 # exit codes. Reports are read back with skiff log / cat-object.
 . "$(dirname "$0")/lib.sh"
-BIN=$(dirname "$SKIFF_BIN")
-RUNNER=$BIN/skiff-runner
-HTTPD=$BIN/examples/skiff-example-httpd
-EDIT=$BIN/tools/control-edit
-PORT=$((20000 + $$ % 20000))
+. "$TEST_SRC/tests/integration/lib-runner.sh"
 RUN=.skiff/run/hello/t1
-export SKIFF_IDENTITY=alice
-
-# states: STATE:RELEASE of the target's reports, oldest first, one a line
-# (a report repeats its state when only counters changed).
-states() {
-	skiff --format=json log refs/runners/hello/t1 | jq -r '.records[].oid' |
-		while read -r o; do
-			skiff --format=json cat-object -p "$o" | jq -r '.content | "\(.state):\(.release)"'
-		done | tac
-}
-# last FILTER: FILTER applied to the newest report.
-last() { skiff --format=json cat-object -p "$(skiff rev-parse refs/runners/hello/t1)" | jq -c -r ".content | $1"; }
-# until_last FILTER VALUE: polls (up to 60 s) until the newest report matches.
-until_last() {
-	local i=0
-	while [ $i -lt 600 ]; do
-		[ "$(last "$1" 2>/dev/null)" = "$2" ] && return 0
-		sleep 0.1
-		i=$((i + 1))
-	done
-	echo "never saw $1 = $2; last report: $(last . 2>&1)" >&2
-	tail -5 "$TRASH/runner.log" >&2
-	return 1
-}
 start_runner() {
 	"$RUNNER" --service hello --target t1 --repo . --identity runner1 --poll 100ms \
 		--health-interval 100ms --report-interval 100ms --max-restarts 3 "$@" \

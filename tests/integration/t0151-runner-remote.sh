@@ -11,43 +11,11 @@
 # runner whose cache fell behind chains its report onto the remote's head;
 # --verify-only works on the remote; --cache never takes a repository.
 . "$(dirname "$0")/lib.sh"
-BIN=$(dirname "$SKIFF_BIN")
-RUNNER=$BIN/skiff-runner
-HTTPD=$BIN/examples/skiff-example-httpd
-EDIT=$BIN/tools/control-edit
-PORT=$((20000 + ($$ + 7919) % 20000))
 BUCKET="$TRASH/bucket"
 URL="file://$BUCKET"
 CACHE="$TRASH/cache"
 SECRET=sekrit-not-for-workloads-0451
-export SKIFF_IDENTITY=alice
-
-# Reports are read from the repository after `skiff fetch`, or with
-# DIRECT=1 straight from the remote (skiff --direct), while the remote's
-# service record is rolled back (which fetch rightly refuses).
-sync_reports() { [ -n "${DIRECT:-}" ] || skiff fetch origin >/dev/null; }
-rd() { if [ -n "${DIRECT:-}" ]; then skiff --remote "$URL" --direct "$@"; else skiff "$@"; fi; }
-# states: STATE:RELEASE of the target's reports, oldest first.
-states() {
-	rd --format=json log refs/runners/hello/t1 | jq -r '.records[].oid' |
-		while read -r o; do
-			rd --format=json cat-object -p "$o" | jq -r '.content | "\(.state):\(.release)"'
-		done | tac
-}
-last() { rd --format=json cat-object -p "$(rd rev-parse refs/runners/hello/t1)" | jq -c -r ".content | $1"; }
-# until_last FILTER VALUE: fetches and polls (up to 60 s) until the
-# newest report on the remote matches.
-until_last() {
-	local i=0
-	while [ $i -lt 300 ]; do
-		sync_reports 2>/dev/null && [ "$(last "$1" 2>/dev/null)" = "$2" ] && return 0
-		sleep 0.2
-		i=$((i + 1))
-	done
-	echo "never saw $1 = $2; last report: $(last . 2>&1)" >&2
-	tail -5 "$TRASH/runner.log" >&2
-	return 1
-}
+. "$TEST_SRC/tests/integration/lib-runner.sh"
 start_runner() {
 	AWS_SECRET_ACCESS_KEY=$SECRET "$RUNNER" --service hello --target t1 --remote "$URL" \
 		--cache "$CACHE" --identity runner1 --poll 100ms --health-interval 100ms \

@@ -8,12 +8,8 @@
 # never reaches the workload, the log or the cache. The file:// twin of
 # this script is t0151-runner-remote.sh.
 . "$(dirname "$0")/lib.sh"
-BIN=$(dirname "$SKIFF_BIN")
-RUNNER=$BIN/skiff-runner
-HTTPD=$BIN/examples/skiff-example-httpd
-EDIT=$BIN/tools/control-edit
+. "$TEST_SRC/tests/integration/lib-runner.sh"
 DRIVER=$BIN/tools/s3-driver
-PORT=$((20000 + ($$ + 104729) % 20000))
 RGW="$TRASH/rgw"
 CACHE="$TRASH/cache"
 export SKIFF_IDENTITY=alice
@@ -28,32 +24,6 @@ test_expect_success 'setup: radosgw, a bucket' '
 URL="s3://skiff-t0152/main?endpoint=${SKIFF_TEST_S3_ENDPOINT:-http://127.0.0.1:1}"
 s3() { "$DRIVER" "$URL" "$@"; }
 
-# Reports are read from the repository after `skiff fetch`, or with
-# DIRECT=1 straight from the remote (skiff --direct), while the remote's
-# service record is rolled back (which fetch rightly refuses).
-sync_reports() { [ -n "${DIRECT:-}" ] || skiff fetch origin >/dev/null; }
-rd() { if [ -n "${DIRECT:-}" ]; then skiff --remote "$URL" --direct "$@"; else skiff "$@"; fi; }
-# states: STATE:RELEASE of the target's reports, oldest first.
-states() {
-	rd --format=json log refs/runners/hello/t1 | jq -r '.records[].oid' |
-		while read -r o; do
-			rd --format=json cat-object -p "$o" | jq -r '.content | "\(.state):\(.release)"'
-		done | tac
-}
-last() { rd --format=json cat-object -p "$(rd rev-parse refs/runners/hello/t1)" | jq -c -r ".content | $1"; }
-# until_last FILTER VALUE: fetches and polls (up to 60 s) until the
-# newest report on the remote matches.
-until_last() {
-	local i=0
-	while [ $i -lt 300 ]; do
-		sync_reports 2>/dev/null && [ "$(last "$1" 2>/dev/null)" = "$2" ] && return 0
-		sleep 0.2
-		i=$((i + 1))
-	done
-	echo "never saw $1 = $2; last report: $(last . 2>&1)" >&2
-	tail -5 "$TRASH/runner.log" >&2
-	return 1
-}
 start_runner() {
 	"$RUNNER" --service hello --target t1 --remote "$URL" \
 		--cache "$CACHE" --identity runner1 --poll 100ms --health-interval 100ms \
