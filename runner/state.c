@@ -126,7 +126,7 @@ static int claim_pid(struct sk_runner *r, struct sk_err *err)
 	int rc = 0;
 	if (sk_fs_read_file(path, 31, &old, &len, NULL) == 0) {
 		long pid = strtol(old, NULL, 10);
-		if (pid > 0 && pid != getpid() && kill((pid_t)pid, 0) == 0)
+		if (pid > 0 && pid != getpid() && !sk_runner_pid_gone((pid_t)pid))
 			rc = sk_err_set(err, SK_ELOCKED, "stop the other runner first",
 					"a runner for %s/%s is running (pid %ld)", r->o->service,
 					r->o->target, pid);

@@ -237,8 +237,7 @@ void sk_runner_pidfile_set(const char *dir, pid_t pid)
 	free(path);
 }
 
-/* Gone, or a zombie nobody reaps (its parent, the old runner, is dead). */
-static int gone(pid_t pid)
+int sk_runner_pid_gone(pid_t pid)
 {
 	char path[64], buf[256];
 	if (kill(pid, 0) != 0)
@@ -280,12 +279,12 @@ pid_t sk_runner_reap_orphan(const char *dir, long long timeout_ms)
 	if (sk_fs_read_file(path, 31, &text, &len, NULL) == 0)
 		pid = (pid_t)strtol(text, NULL, 10);
 	free(text);
-	if (pid > 1 && !gone(pid) && ours(dir, pid)) {
+	if (pid > 1 && !sk_runner_pid_gone(pid) && ours(dir, pid)) {
 		kill(-pid, SIGTERM);
 		long long deadline = sk_runner_mono_ms() + timeout_ms;
-		while (!gone(pid) && sk_runner_mono_ms() < deadline)
+		while (!sk_runner_pid_gone(pid) && sk_runner_mono_ms() < deadline)
 			usleep(20000);
-		if (!gone(pid))
+		if (!sk_runner_pid_gone(pid))
 			kill(-pid, SIGKILL);
 	} else {
 		pid = 0;

@@ -44,6 +44,10 @@ int sk_runner_exited(struct sk_runner_proc *p, int *status);
  * runner alone) leaves a trace of what it left running. Best effort. */
 void sk_runner_pidfile_set(const char *dir, pid_t pid);
 
+/* 1 when pid no longer runs: gone, or a zombie nobody reaps (its parent
+ * died where no init reaps orphans, as in some containers). */
+int sk_runner_pid_gone(pid_t pid);
+
 /* A workload a previous runner of DIR left running (workload.pid names a
  * live process whose working directory is under DIR/releases): its process
  * group is stopped (SIGTERM, SIGKILL after timeout_ms) so the new runner
