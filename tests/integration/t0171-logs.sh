@@ -6,6 +6,8 @@
 # --follow prints appended lines and lines of a rotated-in file (JSON
 # Lines); bad input is a typed error.
 . "$(dirname "$0")/lib.sh"
+# the follower of the --follow test, should that test fail half-way
+test_cleanup 'kill "$(cat "$TRASH/follow.pid")"'
 TR=0123456789abcdef0123456789abcdef
 
 # line TARGET TIME_MS RELEASE STREAM TEXT [TRACE]
@@ -57,9 +59,9 @@ test_expect_success 'filters: --target, --release, --trace, -n' '
 '
 
 test_expect_success '--follow: appended lines and a rotation, as JSON Lines' '
-	L1=.skiff/run/pay/t1/log &&
-	{ skiff --format=json logs pay --target t1 -n 1 --follow >follow.out 2>follow.err & } &&
-	pid=$! && test_cleanup "kill $pid" &&
+	L1=.skiff/run/pay/t1/log
+	"$SKIFF_BIN" --format=json logs pay --target t1 -n 1 --follow >follow.out 2>follow.err &
+	pid=$! && echo $pid >"$TRASH/follow.pid" &&
 	i=0 && while [ ! -s follow.out ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done &&
 	line t1 8000 v2 stdout "appended" >>$L1/workload.jsonl &&
 	i=0 && while ! grep -q appended follow.out && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done &&
@@ -68,7 +70,7 @@ test_expect_success '--follow: appended lines and a rotation, as JSON Lines' '
 	mv $L1/workload.jsonl $L1/workload.jsonl.1 &&
 	line t1 9000 v3 stdout "after rotation" >$L1/workload.jsonl &&
 	i=0 && while ! grep -q "after rotation" follow.out && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done &&
-	kill $pid && wait $pid || true &&
+	{ kill $pid; wait $pid; true; } &&
 	jq -s -e "map(.line) == [\"t1 newest\", \"appended\", \"last before rotation\", \"after rotation\"]" follow.out
 '
 
