@@ -35,3 +35,23 @@ until_last() {
 	tail -5 "$TRASH/runner.log" >&2
 	return 1
 }
+
+# The remote runner tests (t0151, t0152): one runner of hello/t1 reading
+# $URL through the cache $CACHE, its pid in $TRASH/runner.pid.
+remote_runner_start() {
+	"$RUNNER" --service hello --target t1 --remote "$URL" \
+		--cache "$CACHE" --identity runner1 --poll 100ms --health-interval 100ms \
+		--report-interval 300ms "$@" >>"$TRASH/runner.log" 2>&1 &
+	echo $! >"$TRASH/runner.pid"
+}
+remote_runner_stop() {
+	local r
+	r=$(cat "$TRASH/runner.pid")
+	kill "$r" 2>/dev/null
+	while kill -0 "$r" 2>/dev/null; do sleep 0.1; done
+}
+# remote_set_release V: control assigns V to t1, pushed to the remote.
+remote_set_release() {
+	"$EDIT" . alice hello "t1.release=$1" >/dev/null &&
+	skiff push origin refs/services/hello "refs/operations/*" >/dev/null
+}

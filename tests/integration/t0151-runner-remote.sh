@@ -16,23 +16,9 @@ URL="file://$BUCKET"
 CACHE="$TRASH/cache"
 SECRET=sekrit-not-for-workloads-0451
 . "$TEST_SRC/tests/integration/lib-runner.sh"
-start_runner() {
-	AWS_SECRET_ACCESS_KEY=$SECRET "$RUNNER" --service hello --target t1 --remote "$URL" \
-		--cache "$CACHE" --identity runner1 --poll 100ms --health-interval 100ms \
-		--report-interval 300ms "$@" >>"$TRASH/runner.log" 2>&1 &
-	echo $! >"$TRASH/runner.pid"
-}
-stop_runner() {
-	local r
-	r=$(cat "$TRASH/runner.pid")
-	kill "$r" 2>/dev/null
-	while kill -0 "$r" 2>/dev/null; do sleep 0.1; done
-}
-# set_release V: control assigns V to t1, pushed to the remote.
-set_release() {
-	"$EDIT" . alice hello "t1.release=$1" >/dev/null &&
-	skiff push origin refs/services/hello "refs/operations/*" >/dev/null
-}
+start_runner() { AWS_SECRET_ACCESS_KEY=$SECRET remote_runner_start "$@"; }
+stop_runner() { remote_runner_stop; }
+set_release() { remote_set_release "$1"; }
 test_cleanup 'r=$(cat "$TRASH/runner.pid"); kill "$r"; sleep 1; kill -9 "$r"'
 
 test_expect_success 'setup: a repository pushed to a file:// remote: trust, releases, control' '
