@@ -622,6 +622,15 @@ static int env_name_ok(const char *s, size_t n)
 	return 1;
 }
 
+int sk_spec_env_name_check(const char *s, const char *what, struct sk_err *err)
+{
+	if (env_name_ok(s, strlen(s)))
+		return 0;
+	return sk_err_set(err, SK_EINVAL,
+			  "names are 1..64 of [A-Za-z0-9_], not starting with a digit",
+			  "invalid %s \"%.64s\"", what, s);
+}
+
 static int check_env_name(struct ctx *c, const char *s, size_t n, const struct mark *m)
 {
 	char q[80];

@@ -59,4 +59,8 @@ int sk_spec_duration_ms(const char *s, long long *ms, struct sk_err *err);
  * thing in the message ("service", "version"). */
 int sk_spec_component_check(const char *s, size_t max, const char *what, struct sk_err *err);
 
+/* A variable name (run.env keys, secret names): 1..64 of [A-Za-z0-9_],
+ * not starting with a digit; what names the thing in the message. */
+int sk_spec_env_name_check(const char *s, const char *what, struct sk_err *err);
+
 #endif

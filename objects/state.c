@@ -9,9 +9,10 @@
 #include "objects/cjson.h"
 #include "objects/spec.h"
 
-static const char *const control_keys[] = { "release", "service", "settings", "targets", "v",
-					    NULL };
-static const char *const target_keys[] = { "addr", "release", "weight", NULL };
+static const char *const control_keys[] = { "active_group", "release", "secrets", "service",
+					    "settings",     "targets", "v",       NULL };
+static const char *const target_keys[] = { "addr",  "data",    "drain",  "group",
+					   "release", "secrets", "weight", NULL };
 static const char *const commit_keys[] = { "actor",   "control", "message", "op",
 					   "parent",  "service", "time",    "v", NULL };
 
@@ -84,6 +85,38 @@ int sk_control_addr_check(const char *addr, struct sk_err *err)
 	return 0;
 }
 
+/* {NAME: OID}: which version (a secretref object) of each secret is
+ * pinned, by variable name. */
+static int check_secret_pins(const json_t *pins, struct sk_err *err)
+{
+	if (!json_is_object(pins) || json_object_size(pins) > SK_CONTROL_MAX_SECRETS)
+		return bad(err, "\"secrets\" must be an object of at most %s pins", "64");
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)pins, k, v) {
+		struct sk_oid oid;
+		int rc = sk_spec_env_name_check(k, "secret name", err);
+		if (!rc && !json_is_string(v))
+			rc = bad(err, "secret \"%s\" must pin a full object id", k);
+		if (!rc)
+			rc = sk_oid_fromhex(&oid, json_string_value(v), err);
+		if (rc)
+			return sk_err_wrap(err, "secret \"%s\"", k);
+	}
+	return 0;
+}
+
+/* An optional string member that must be one name component. */
+static int check_opt_name(const json_t *o, const char *key, const char *what,
+			  struct sk_err *err)
+{
+	const char *s;
+	if (!json_object_get(o, key))
+		return 0;
+	int rc = sk_cjson_get_str(o, key, &s, err);
+	return rc ? rc : sk_spec_component_check(s, SK_SPEC_NAME_MAX, what, err);
+}
+
 static int check_target(const char *name, const json_t *t, struct sk_err *err)
 {
 	const char *rel, *addr;
@@ -100,6 +133,16 @@ static int check_target(const char *name, const json_t *t, struct sk_err *err)
 	if (!rc && json_object_get(t, "weight") && !(rc = sk_cjson_get_int(t, "weight", &w, err)) &&
 	    (w < 0 || w > SK_CONTROL_WEIGHT_MAX))
 		rc = bad(err, "\"weight\" must be 0..%s", "256");
+	/* "drain" is present only when true: one state, one encoding */
+	const json_t *drain = json_object_get(t, "drain");
+	if (!rc && drain && !json_is_true(drain))
+		rc = bad(err, "\"drain\" is %s when present", "true");
+	if (!rc)
+		rc = check_opt_name(t, "group", "target group", err);
+	if (!rc)
+		rc = check_opt_name(t, "data", "data version", err);
+	if (!rc && json_object_get(t, "secrets"))
+		rc = check_secret_pins(json_object_get(t, "secrets"), err);
 	return rc;
 }
 
@@ -135,6 +178,10 @@ int sk_control_check(const json_t *doc, struct sk_err *err)
 	if (!rc && json_object_get(doc, "release") &&
 	    !(rc = sk_cjson_get_str_or_null(doc, "release", &rel, err)) && rel)
 		rc = sk_spec_component_check(rel, SK_SPEC_NAME_MAX, "release version", err);
+	if (!rc)
+		rc = check_opt_name(doc, "active_group", "target group", err);
+	if (!rc && json_object_get(doc, "secrets"))
+		rc = check_secret_pins(json_object_get(doc, "secrets"), err);
 	return rc ? sk_err_wrap(err, "control") : 0;
 }
 

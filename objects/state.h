@@ -13,6 +13,13 @@
  * weight (0..256, optional; absent means the provider's default). A
  * target whose release differs from the stable one is a canary.
  *
+ * The runbooks keep their state here too, every member optional: a target
+ * may carry "drain":true (out of traffic: skiff drain), "group":G (target
+ * groups; "active_group":G at the top level is the one in traffic: skiff
+ * failover), "data":BACKUP-ID (the data a restore put there) and
+ * "secrets":{NAME:OID} (the secretref versions pinned for that target, which
+ * win over the top-level "secrets" pins during a rotation).
+ *
  * A commit records one change of a service's control:
  *   {"actor":KEYID,"control":OID,"message":TEXT,"op":OPID|null,
  *    "parent":OID|null,"service":S,"time":INT,"v":1}
@@ -37,6 +44,7 @@
 #define SK_SETTING_VALUE_MAX 1024
 #define SK_CONTROL_MAX_SETTINGS 256
 #define SK_CONTROL_MAX_TARGETS 256
+#define SK_CONTROL_MAX_SECRETS 64
 #define SK_COMMIT_MESSAGE_MAX 4096
 #define SK_CONTROL_WEIGHT_MAX 256
 

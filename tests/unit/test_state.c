@@ -140,6 +140,39 @@ static void test_control_traffic_fields(void **state)
 			"release");
 }
 
+#define PIN "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\""
+#define TOP(x) "{" x "\"service\":\"s\",\"settings\":{},\"targets\":{},\"v\":1}"
+
+/* What the runbooks keep in control: a drained target, target groups and
+ * the active one (failover), the data version a restore put back, and
+ * the pinned version of each secret (rotation). */
+static void test_control_runbook_fields(void **state)
+{
+	(void)state;
+	const char *good[] = {
+		TGT("{\"drain\":true,\"release\":null}"),
+		TGT("{\"data\":\"20261205T034500Z-0a1b2c3d\",\"group\":\"east\",\"release\":null}"),
+		TGT("{\"release\":null,\"secrets\":{\"DB_PASSWORD\":" PIN "}}"),
+		TOP("\"active_group\":\"east\",\"secrets\":{\"API_KEY\":" PIN "},"),
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct sk_err err;
+		json_t *doc = json_loads(good[i], 0, NULL);
+		assert_non_null(doc);
+		th_must(sk_control_check(doc, &err), &err);
+		json_decref(doc);
+	}
+	control_rejects(TGT("{\"drain\":false,\"release\":null}"), "drain");
+	control_rejects(TGT("{\"drain\":1,\"release\":null}"), "drain");
+	control_rejects(TGT("{\"group\":\"a/b\",\"release\":null}"), "group");
+	control_rejects(TGT("{\"data\":\"..\",\"release\":null}"), "data");
+	control_rejects(TGT("{\"release\":null,\"secrets\":{\"1X\":" PIN "}}"), "secret name");
+	control_rejects(TGT("{\"release\":null,\"secrets\":{\"X\":\"abc\"}}"), "secret \"X\"");
+	control_rejects(TGT("{\"release\":null,\"secrets\":[]}"), "secrets");
+	control_rejects(TOP("\"active_group\":\"\","), "group");
+	control_rejects(TOP("\"secrets\":{\"A\":7},"), "secret \"A\"");
+}
+
 static void sample(struct sk_commit *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -330,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_control_new_and_set),
 		cmocka_unit_test(test_control_rejects),
 		cmocka_unit_test(test_control_traffic_fields),
+		cmocka_unit_test(test_control_runbook_fields),
 		cmocka_unit_test(test_commit_roundtrip),
 		cmocka_unit_test(test_commit_rejects),
 		cmocka_unit_test_setup_teardown(test_service_history, setup, teardown),
