@@ -151,6 +151,10 @@ static int config_service(struct sbuf *b, const char *svc, const json_t *s, int 
 		sb_add(b, "    server %s %s", t, addr);
 		if (with_weights)
 			sb_add(b, " weight %lld", (long long)json_integer_value(w));
+		/* a backup server takes traffic only when every other is down:
+		 * that is structure (a reload), not a runtime weight */
+		if (json_is_true(json_object_get(v, "backup")))
+			sb_add(b, " backup");
 		sb_add(b, " check inter %lld\n", (long long)json_integer_value(ms));
 	}
 	return 0;
@@ -655,12 +659,13 @@ static int stat_name_ok(const char *s)
 
 enum {
 	F_PX, F_SV, F_STOT, F_STATUS, F_WEIGHT, F_CHECK, F_2XX, F_5XX, F_RTIME, F_TYPE, F_ADDR,
-	F_N
+	F_SCUR, F_BCK, F_N
 };
 static const char *const wanted[F_N] = { "pxname",   "svname",       "stot",
 					 "status",   "weight",       "check_status",
 					 "hrsp_2xx", "hrsp_5xx",     "rtime",
-					 "type",     "addr" };
+					 "type",     "addr",         "scur",
+					 "bck" };
 
 #define MAX_FIELDS 1024
 
@@ -720,8 +725,9 @@ static int parse_row(char *line, size_t lineno, const int idx[F_N], int nfields,
 		return stat_bad(err, lineno, "not a server row (type is not 2)");
 	if (!stat_name_ok(px) || !stat_name_ok(sv))
 		return stat_bad(err, lineno, "a proxy or server name is not 1..64 of [A-Za-z0-9._:-]");
-	static const int nums[] = { F_STOT, F_2XX, F_5XX, F_RTIME, F_WEIGHT };
-	static const char *const keys[] = { "requests", "hrsp_2xx", "hrsp_5xx", "rtime_ms", "weight" };
+	static const int nums[] = { F_STOT, F_2XX, F_5XX, F_RTIME, F_WEIGHT, F_SCUR };
+	static const char *const keys[] = { "requests", "hrsp_2xx", "hrsp_5xx",
+					    "rtime_ms", "weight",   "sessions" };
 	json_t *srv = json_object();
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 		long long v;
@@ -735,11 +741,16 @@ static int parse_row(char *line, size_t lineno, const int idx[F_N], int nfields,
 		json_object_set_new(srv, keys[i], json_integer(v));
 	}
 	const char *status = fields[idx[F_STATUS]], *check = fields[idx[F_CHECK]],
-		   *addr = fields[idx[F_ADDR]];
+		   *addr = fields[idx[F_ADDR]], *bck = fields[idx[F_BCK]];
 	if (!text_ok(status, 0) || !text_ok(check, 1) || !text_ok(addr, 1)) {
 		json_decref(srv);
 		return stat_bad(err, lineno, "status, check_status or addr is empty or too long");
 	}
+	if (strcmp(bck, "0") != 0 && strcmp(bck, "1") != 0) {
+		json_decref(srv);
+		return stat_bad(err, lineno, "\"bck\" is not 0 or 1");
+	}
+	json_object_set_new(srv, "backup", json_boolean(bck[0] == '1'));
 	json_object_set_new(srv, "status", json_string(status));
 	json_object_set_new(srv, "check_status", json_string(check));
 	json_object_set_new(srv, "addr", json_string(addr));

@@ -27,7 +27,7 @@
 
 /* The config of a model
  *   {SVC: {"listen":"HOST:PORT", "health_path":"/p", "check_ms":N,
- *          "servers": {T: {"addr":"HOST:PORT", "weight":W}}}}
+ *          "servers": {T: {"addr":"HOST:PORT", "weight":W, "backup":BOOL}}}}
  * (one frontend fe_SVC bound to listen, one backend SVC with one server
  * per target). with_weights 0 leaves the weights out: the text then
  * describes only the structure, which decides whether a reload is needed
@@ -66,7 +66,7 @@ int sk_haproxy_cmd(const char *dir, const char *cmd, char **reply, size_t *len,
 
 /* Parses `show stat … 4 -1` output (servers only) into
  *   {BACKEND: {SERVER: {"requests","hrsp_2xx","hrsp_5xx","rtime_ms","weight",
- *                       "status","check_status","addr"}}}
+ *                       "sessions","backup","status","check_status","addr"}}}
  * Pure. The header must name every field used; each row must have the
  * header's field count, type 2 (server), names of [A-Za-z0-9._:-],
  * digits where numbers belong; the reply must end with its blank line

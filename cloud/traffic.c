@@ -47,11 +47,21 @@ int sk_traffic_weight(const json_t *control, const char *target)
 {
 	const json_t *t = json_object_get(json_object_get(control, "targets"), target);
 	json_t *w = json_object_get(t, "weight");
+	if (json_is_true(json_object_get(t, "drain")))
+		return 0;
 	if (json_is_integer(w))
 		return (int)json_integer_value(w);
 	const char *stable = str_or_null(control, "release"), *rel = str_or_null(t, "release");
 	int same = (!stable && !rel) || (stable && rel && strcmp(stable, rel) == 0);
 	return same ? SK_HAPROXY_WEIGHT_MAX : 0;
+}
+
+int sk_traffic_standby(const json_t *control, const char *target)
+{
+	const char *active = str_or_null(control, "active_group");
+	const json_t *t = json_object_get(json_object_get(control, "targets"), target);
+	const char *group = str_or_null(t, "group");
+	return active && (!group || strcmp(group, active) != 0);
 }
 
 /* ---- the per-service record ------------------------------------------------ */
@@ -142,8 +152,9 @@ static json_t *servers_of(const json_t *control)
 		const char *addr = str_or_null(v, "addr");
 		if (addr)
 			json_object_set_new(servers, t,
-					    json_pack("{s:s, s:i}", "addr", addr, "weight",
-						      sk_traffic_weight(control, t)));
+					    json_pack("{s:s, s:i, s:b}", "addr", addr, "weight",
+						      sk_traffic_weight(control, t), "backup",
+						      sk_traffic_standby(control, t)));
 	}
 	return servers;
 }

@@ -28,8 +28,13 @@ struct sk_repo;
 /* The runtime directory, malloc'd. */
 char *sk_traffic_dir(struct sk_repo *repo);
 
-/* The weight control gives target (0..256), per the rule above. */
+/* The weight control gives target (0..256), per the rule above; a
+ * drained target ("drain": true) has 0. */
 int sk_traffic_weight(const json_t *control, const char *target);
+/* Nonzero when target stands by: control names an "active_group" and
+ * the target is not in it. Its server is a haproxy backup server, which
+ * takes traffic only when no server of the active group is up. */
+int sk_traffic_standby(const json_t *control, const char *target);
 
 /* Records service's listen address (and health check) and starts haproxy,
  * or reloads it when it runs. health_path NULL: "/health"; check_ms 0:
@@ -60,7 +65,9 @@ int sk_traffic_apply_plan(struct sk_repo *repo, const char *service, const json_
 			  json_t **facts, struct sk_err *err);
 
 /* {"time_ms":…, "listen":…, "servers": {T: {"requests","hrsp_2xx","hrsp_5xx",
- *  "rtime_ms","weight","status","check_status","addr"}}} */
+ *  "rtime_ms","weight","sessions","backup","status","check_status","addr"}}}
+ * (sessions: connections open now, what a drain waits for; backup: a
+ * standby server) */
 int sk_traffic_sample(struct sk_repo *repo, const char *service, json_t **out,
 		      struct sk_err *err);
 

@@ -28,11 +28,13 @@ static void printable_or_abort(const char *s, size_t cap)
 
 static void check_server(const json_t *s)
 {
-	static const char *const nums[] = { "requests", "hrsp_2xx", "hrsp_5xx", "rtime_ms", "weight" };
+	static const char *const nums[] = { "requests", "hrsp_2xx", "hrsp_5xx",
+					    "rtime_ms", "weight",   "sessions" };
 	static const char *const texts[] = { "status", "check_status", "addr" };
-	if (!json_is_object(s) || json_object_size(s) != 8)
+	if (!json_is_object(s) || json_object_size(s) != 10 ||
+	    !json_is_boolean(json_object_get(s, "backup")))
 		abort();
-	for (size_t i = 0; i < 5; i++) {
+	for (size_t i = 0; i < 6; i++) {
 		json_t *v = json_object_get(s, nums[i]);
 		if (!json_is_integer(v) || json_integer_value(v) < 0)
 			abort();

@@ -85,7 +85,31 @@ static void test_real_sample(void **state)
 	assert_string_equal(json_string_value(json_object_get(a, "addr")), "127.0.0.1:18321");
 	assert_int_equal(json_integer_value(json_object_get(b, "weight")), 0);
 	assert_int_equal(json_integer_value(json_object_get(b, "requests")), 0);
+	assert_int_equal(json_integer_value(json_object_get(a, "sessions")), 0);
+	assert_false(json_is_true(json_object_get(a, "backup")));
 	json_decref(out);
+}
+
+/* What a drain waits for (scur, the connections open now) and a standby
+ * server (bck) come through; a bck that is not 0 or 1 does not. */
+static void test_sessions_and_backup(void **state)
+{
+	(void)state;
+	json_t *out;
+	struct sk_err err;
+	char *s = edit("hello,b,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,0,1,0,",
+		       "hello,b,0,0,3,0,,0,0,0,,0,,0,0,0,0,UP,0,0,1,");
+	th_must(parse(s, strlen(s), &out, &err), &err);
+	json_t *b = json_object_get(json_object_get(out, "hello"), "b");
+	assert_int_equal(json_integer_value(json_object_get(b, "sessions")), 3);
+	assert_true(json_is_true(json_object_get(b, "backup")));
+	json_decref(out);
+	free(s);
+	s = edit("hello,b,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,0,1,0,",
+		 "hello,b,0,0,0,0,,0,0,0,,0,,0,0,0,0,UP,0,1,2,");
+	assert_int_equal(parse(s, strlen(s), &out, &err), SK_EINVAL);
+	assert_non_null(strstr(err.message, "bck"));
+	free(s);
 }
 
 static void test_no_servers(void **state)
@@ -219,6 +243,17 @@ static void test_config(void **state)
 	assert_non_null(strstr(text, "backend web\n    balance roundrobin\n    option httpchk GET /health\n"));
 	assert_non_null(strstr(text, "    server t1 127.0.0.1:9001 weight 42 check inter 1000\n"));
 	free(text);
+	/* a standby server is a backup server: structure, not a weight */
+	json_t *srv = json_object_get(json_object_get(json_object_get(m, "web"), "servers"), "t1");
+	json_object_set_new(srv, "backup", json_true());
+	th_must(sk_haproxy_config("/tmp/x", m, 1, &text, &err), &err);
+	assert_non_null(strstr(text, "    server t1 127.0.0.1:9001 weight 42 backup check inter 1000\n"));
+	free(text);
+	char sb[65], sn[65];
+	th_must(sk_haproxy_structure("/tmp/x", m, sb, &err), &err);
+	json_object_set_new(srv, "backup", json_false());
+	th_must(sk_haproxy_structure("/tmp/x", m, sn, &err), &err);
+	assert_string_not_equal(sb, sn);
 	/* the structure leaves weights out: a weight change needs no reload */
 	char s1[65], s2[65], s3[65];
 	th_must(sk_haproxy_structure("/tmp/x", m, s1, &err), &err);
@@ -282,7 +317,8 @@ int main(void)
 {
 	th_isolate_env(NULL);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_real_sample), cmocka_unit_test(test_no_servers),
+		cmocka_unit_test(test_real_sample),
+		cmocka_unit_test(test_sessions_and_backup), cmocka_unit_test(test_no_servers),
 		cmocka_unit_test(test_refusals),    cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_huge),        cmocka_unit_test(test_weight),
 		cmocka_unit_test(test_config),      cmocka_unit_test(test_not_started),
