@@ -19,11 +19,11 @@
 #include "objects/state.h"
 #include "ops/canary.h"
 #include "ops/engine.h"
+#include "ops/svc.h"
 #include "refs/release_verify.h"
 #include "refs/reports.h"
 #include "refs/service.h"
 
-#define POLL_MS 200
 /* The fixed steps before the canary steps: verify, preflight, assign,
  * wait-healthy. */
 #define FIRST_WEIGHT_STEP 4
@@ -149,20 +149,6 @@ static int is_canary(const struct deploy *d, const char *target)
 
 /* --- small helpers -------------------------------------------------------- */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* A pause: SK_EPAUSED with hint (the facts go with it as the step's result). */
 static int pause_with(struct sk_err *err, const char *hint, const char *why)
 {
@@ -181,89 +167,15 @@ static void split_targets(const struct deploy *d, const json_t *control, json_t 
 		json_array_append_new(is_canary(d, k) ? *canary : *stable, json_string(k));
 }
 
-/* Commits control when it differs from st's, naming the operation. */
-static int commit_if_changed(const struct sk_op_ctx *ctx, struct sk_service_state *st,
-			     const json_t *control, const char *message, int *changed,
-			     struct sk_err *err)
-{
-	*changed = 0;
-	if (json_equal(st->control, control))
-		return 0;
-	int rc = sk_op_lease_check(ctx, err);
-	struct sk_oid commit;
-	if (!rc)
-		rc = sk_service_commit(ctx->repo, ctx->key, st, control, message, ctx->id, 0, &commit,
-				       err);
-	*changed = rc == 0;
-	return rc;
-}
-
-/* Applies control's weights to the traffic provider. A service whose
- * traffic was never started has nothing to apply (*facts says so). */
-static int apply_traffic(const struct sk_op_ctx *ctx, const char *service, const json_t *control,
-			 json_t **facts, struct sk_err *err)
-{
-	int rc = sk_traffic_apply(ctx->repo, service, control, facts, err);
-	if (rc == SK_ENOTFOUND) {
-		*facts = json_pack("{s:b}", "traffic_started", 0);
-		return 0;
-	}
-	return rc;
-}
-
 /* --- reports ------------------------------------------------------------- */
 
-/* Waits until every target in targets reports release healthy. Fails on
- * a refusal or a runner that gave up; pauses when wait_s passes. */
+/* Waits until every target in targets reports the release healthy.
+ * Fails on a refusal or a runner that gave up; pauses when wait_s passes. */
 static int wait_healthy(const struct sk_op_ctx *ctx, const struct deploy *d,
 			const json_t *targets, json_t **facts, struct sk_err *err)
 {
-	long long start = now_ms(), deadline = start + d->wait_s * 1000;
-	for (;;) {
-		json_t *seen = json_object();
-		size_t i, ok = 0;
-		json_t *t;
-		int rc = 0;
-		json_array_foreach(targets, i, t) {
-			const char *name = json_string_value(t);
-			struct sk_report *r = NULL;
-			struct sk_err rerr;
-			if (sk_reports_load(ctx->repo, d->service, name, &r, &rerr) != 0) {
-				json_object_set_new(seen, name, json_string(rerr.message));
-				continue;
-			}
-			int ours = strcmp(r->release, d->release) == 0;
-			json_object_set_new(seen, name,
-					    json_pack("{s:s, s:s, s:s}", "state", r->state, "release",
-						      r->release, "reason", r->reason));
-			if (ours && strcmp(r->state, "healthy") == 0)
-				ok++;
-			else if (ours && (strcmp(r->state, "refused-unverified") == 0 ||
-					  (strcmp(r->state, "crashed") == 0 &&
-					   strstr(r->reason, "gave up"))))
-				rc = sk_err_set(err, SK_EFAIL, "skiff logs SERVICE --target T shows why",
-						"the runner of %s reports %s %s: %s", name, d->release,
-						r->state, r->reason);
-			sk_report_free(r);
-		}
-		/* waited_ms: the time workloads took to start (a benchmark of
-		 * the deploy's own overhead leaves it out) */
-		if (rc || ok == json_array_size(targets)) {
-			*facts = json_pack("{s:o, s:I}", "targets", seen, "waited_ms",
-					   (json_int_t)(now_ms() - start));
-			return rc;
-		}
-		if (now_ms() >= deadline) {
-			*facts = json_pack("{s:o, s:I}", "targets", seen, "waited_ms",
-					   (json_int_t)(now_ms() - start));
-			return pause_with(err, "start or fix the runners, then skiff resume ID",
-					  "runners have not reported the release healthy in time");
-		}
-		json_decref(seen);
-		if ((rc = sk_op_lease_check(ctx, err)))
-			return rc;
-		sleep_ms(POLL_MS);
-	}
+	return sk_opsvc_wait_reports(ctx, d->service, targets, d->wait_s * 1000, sk_opsvc_healthy,
+				     d->release, facts, err);
 }
 
 /* Waits for targets to report the release healthy, then reads the
@@ -393,9 +305,9 @@ static int assign_step(const struct sk_op_ctx *ctx, struct deploy *d, struct sk_
 	int changed = 0;
 	json_t *traffic = NULL;
 	if (!rc)
-		rc = commit_if_changed(ctx, st, control, msg, &changed, err);
+		rc = sk_opsvc_commit(ctx, st, control, msg, &changed, err);
 	if (!rc)
-		rc = apply_traffic(ctx, d->service, control, &traffic, err);
+		rc = sk_opsvc_apply_traffic(ctx, d->service, control, &traffic, err);
 	if (!rc)
 		*facts = json_pack("{s:O, s:b, s:o}", "targets", d->canary, "committed", changed,
 				   "traffic", traffic);
@@ -459,27 +371,27 @@ static void live_write(const struct sk_op_ctx *ctx, const json_t *live)
 static int bake(const struct sk_op_ctx *ctx, const char *service, long bake_s, int weight,
 		const json_t *canary, const json_t *before, struct sk_err *err)
 {
-	long long end = now_ms() + bake_s * 1000, next_live = 0;
-	while (now_ms() < end) {
+	long long end = sk_opsvc_now_ms() + bake_s * 1000, next_live = 0;
+	while (sk_opsvc_now_ms() < end) {
 		int rc = sk_op_lease_check(ctx, err);
 		if (rc)
 			return rc;
-		if (now_ms() >= next_live) {
+		if (sk_opsvc_now_ms() >= next_live) {
 			json_t *now = NULL;
 			struct sk_err serr;
 			if (sk_traffic_sample(ctx->repo, service, &now, &serr) == 0) {
 				json_t *w = sk_canary_window(before, now, canary);
 				json_t *live = json_pack("{s:s, s:i, s:I, s:o}", "step", ctx->step_name,
 							 "weight", weight, "left_ms",
-							 (json_int_t)(end - now_ms()), "canary", w);
+							 (json_int_t)(end - sk_opsvc_now_ms()), "canary", w);
 				live_write(ctx, live);
 				json_decref(live);
 			}
 			json_decref(now);
-			next_live = now_ms() + 1000;
+			next_live = sk_opsvc_now_ms() + 1000;
 		}
-		long long left = end - now_ms();
-		sleep_ms(left < POLL_MS ? (left > 0 ? (long)left : 0) : POLL_MS);
+		long long left = end - sk_opsvc_now_ms();
+		sk_opsvc_sleep_ms(left < SK_OPSVC_POLL_MS ? (left > 0 ? (long)left : 0) : SK_OPSVC_POLL_MS);
 	}
 	live_write(ctx, NULL);
 	return 0;
@@ -519,7 +431,7 @@ static int set_weights(const struct sk_op_ctx *ctx, const struct deploy *d,
 	char msg[200];
 	snprintf(msg, sizeof(msg), "deploy %s: %d%% of traffic on the canary", d->release, pct);
 	int changed = 0;
-	int rc = commit_if_changed(ctx, st, control, msg, &changed, err);
+	int rc = sk_opsvc_commit(ctx, st, control, msg, &changed, err);
 	if (!rc)
 		rc = sk_traffic_apply(ctx->repo, d->service, control, traffic, err);
 	if (!rc)
@@ -621,7 +533,7 @@ static int promote_step(const struct sk_op_ctx *ctx, struct deploy *d, struct sk
 	char msg[200];
 	snprintf(msg, sizeof(msg), "deploy %s: every target runs it", d->release);
 	int c1 = 0, c2 = 0;
-	rc = commit_if_changed(ctx, st, control, msg, &c1, err);
+	rc = sk_opsvc_commit(ctx, st, control, msg, &c1, err);
 	if (!rc)
 		rc = wait_and_reload(ctx, d, st, all, &waited, &control, err);
 	json_t *traffic = NULL;
@@ -631,10 +543,10 @@ static int promote_step(const struct sk_op_ctx *ctx, struct deploy *d, struct sk
 			json_object_set_new(v, "weight", json_integer(SK_CONTROL_WEIGHT_MAX));
 		snprintf(msg, sizeof(msg), "deploy %s: promoted (retires %s)", d->release,
 			 *d->from ? d->from : "nothing");
-		rc = commit_if_changed(ctx, st, control, msg, &c2, err);
+		rc = sk_opsvc_commit(ctx, st, control, msg, &c2, err);
 	}
 	if (!rc)
-		rc = apply_traffic(ctx, d->service, control, &traffic, err);
+		rc = sk_opsvc_apply_traffic(ctx, d->service, control, &traffic, err);
 	if (!rc || rc == SK_EPAUSED)
 		*facts = json_pack("{s:s, s:s?, s:b, s:O?, s:o?}", "stable", d->release, "retired",
 				   *d->from ? d->from : NULL, "committed", c1 || c2, "runners", waited,
@@ -672,8 +584,8 @@ static int member_step(const struct sk_op_ctx *ctx, struct deploy *d, struct sk_
 		json_object_set_new(tg, "weight", json_integer(0));
 		snprintf(msg, sizeof(msg), "deploy %s: member %s out of traffic, onto it", d->release,
 			 member);
-		if (!(rc = commit_if_changed(ctx, st, control, msg, &c1, err)))
-			rc = apply_traffic(ctx, d->service, control, &t1, err);
+		if (!(rc = sk_opsvc_commit(ctx, st, control, msg, &c1, err)))
+			rc = sk_opsvc_apply_traffic(ctx, d->service, control, &t1, err);
 	}
 	if (!rc)
 		rc = wait_and_reload(ctx, d, st, one, &waited, &control, err);
@@ -682,8 +594,8 @@ static int member_step(const struct sk_op_ctx *ctx, struct deploy *d, struct sk_
 		json_object_set_new(tg, "weight", json_integer(back));
 		snprintf(msg, sizeof(msg), "deploy %s: member %s healthy, back in traffic", d->release,
 			 member);
-		if (!(rc = commit_if_changed(ctx, st, control, msg, &c2, err)))
-			rc = apply_traffic(ctx, d->service, control, &t2, err);
+		if (!(rc = sk_opsvc_commit(ctx, st, control, msg, &c2, err)))
+			rc = sk_opsvc_apply_traffic(ctx, d->service, control, &t2, err);
 	}
 	if (!rc || rc == SK_EPAUSED)
 		*facts = json_pack("{s:s?, s:b, s:O?, s:o?}", "member", member, "committed", c1 || c2,
@@ -739,9 +651,9 @@ static int restore_step(const struct sk_op_ctx *ctx, struct deploy *d, struct sk
 		 *d->from ? d->from : "nothing");
 	int changed = 0;
 	if (!rc)
-		rc = commit_if_changed(ctx, st, control, msg, &changed, err);
+		rc = sk_opsvc_commit(ctx, st, control, msg, &changed, err);
 	if (!rc)
-		rc = apply_traffic(ctx, d->service, control, &traffic, err);
+		rc = sk_opsvc_apply_traffic(ctx, d->service, control, &traffic, err);
 	if (!rc)
 		*facts = json_pack("{s:s?, s:b, s:o}", "stable", *d->from ? d->from : NULL, "committed",
 				   changed, "traffic", traffic);

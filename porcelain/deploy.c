@@ -21,7 +21,7 @@
 #include "ops/engine.h"
 #include "ops/plan.h"
 #include "porcelain/porcelain.h"
-#include "porcelain/progress.h"
+#include "porcelain/runbook.h"
 #include "refs/release_verify.h"
 #include "refs/service.h"
 
@@ -191,38 +191,12 @@ static void deploy_text(FILE *out, const json_t *r)
 		fprintf(out, "next: skiff status %s\n", svc);
 }
 
-/* Runs op (with progress on a terminal) and maps where it ended to the
- * exit code: paused by a gate or a person (6), rolled back (1). */
-static int run_deploy(struct sk_cli *cli, struct sk_op *op, struct sk_err *err)
-{
-	int rc = sk_progress_run(cli, op, err);
-	struct sk_err lerr;
-	struct sk_op *now = NULL;
-	char id[SK_OPID_MAX + 1];
-	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(op->doc, "id")));
-	if (sk_op_load(cli->repo, id, &now, &lerr) == 0) {
-		const char *st = json_string_value(json_object_get(now->doc, "state"));
-		if (rc == SK_ECONFLICT && strcmp(st, "paused") == 0)
-			rc = sk_err_set(err, SK_EPAUSED, "skiff resume ID continues it",
-					"deploy %s was paused by another command", id);
-		/* a release that does not verify exits 4, as its step recorded */
-		if (rc == SK_EFAIL)
-			err->code = rc = sk_op_failed_code(now->doc);
-		json_decref(cli->error_details);
-		cli->error_details = deploy_result(now);
-		if (rc == 0)
-			sk_cli_result(cli, deploy_result(now), deploy_text);
-		sk_op_free(now);
-	}
-	if (rc == SK_EPAUSED || rc == SK_EAPPROVAL) {
-		char hint[SK_ERR_HINT];
-		snprintf(hint, sizeof(hint), "skiff resume %s continues; skiff rollback %s undoes it",
-			 id, json_string_value(json_object_get(op->doc, "service")));
-		if (rc == SK_EPAUSED)
-			snprintf(err->hint, sizeof(err->hint), "%s", hint);
-	}
-	return rc;
-}
+static const struct sk_runbook deploy_runbook = {
+	.kind = SK_DEPLOYOP_KIND,
+	.result = deploy_result,
+	.text = deploy_text,
+	.undo = "skiff rollback %s",
+};
 
 int cmd_deploy(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 {
@@ -252,16 +226,10 @@ int cmd_deploy(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 	int rc = sk_service_load(cli->repo, argv[optind], &st, err);
 	if (rc)
 		return rc;
-	json_t *params = NULL, *plan = NULL;
-	struct sk_op *op = NULL;
+	json_t *params = NULL;
 	rc = build_params(cli, &a, &st, &params, err);
-	if (!rc && cli->dry_run && !(rc = sk_op_plan(SK_DEPLOYOP_KIND, st.service, params, &plan, err)))
-		sk_cli_result(cli, json_pack("{s:b, s:O, s:o}", "dry_run", 1, "params", params, "plan", plan),
-			      NULL);
-	if (!rc && !cli->dry_run &&
-	    !(rc = sk_op_create(cli->repo, cli->key, SK_DEPLOYOP_KIND, st.service, params, &op, err)))
-		rc = run_deploy(cli, op, err);
-	sk_op_free(op);
+	if (!rc)
+		rc = sk_runbook_start(cli, &deploy_runbook, st.service, params, err);
 	json_decref(params);
 	sk_service_state_clear(&st);
 	return rc;
@@ -354,7 +322,7 @@ int cmd_promote(struct sk_cli *cli, int argc, char **argv, struct sk_err *err)
 		rc = sk_op_skip_to(cli->repo, cli->key, op, promote_index(op),
 				   "promoted by an operator: remaining canary steps skipped", err);
 	if (!rc && !cli->dry_run)
-		rc = run_deploy(cli, op, err);
+		rc = sk_runbook_run(cli, &deploy_runbook, op, err);
 	sk_op_free(op);
 	return rc;
 }
