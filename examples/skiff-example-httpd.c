@@ -13,6 +13,8 @@
  *                          (default "error: injected failure")
  *   EXAMPLE_LATENCY_MS     delay before answering non-health requests; a
  *                          timer, so other connections are not held up
+ *   GET /slow?ms=N         one answer held N ms (at most 60000): an open
+ *                          request, as a drain test needs
  *   EXAMPLE_CRASH_AFTER_S  exit 1 after that many seconds (0: never)
  *   EXAMPLE_CRASH_AT_START=1  exit 1 at once
  *
@@ -327,8 +329,16 @@ static int handle_request(const struct config *cfg, struct conn *c, size_t hlen)
 	c->close_after = !keep;
 	int head_only = !strcmp(method, "HEAD");
 	char *q = strchr(path, '?');
-	if (q)
+	long long delay_ms = cfg->latency_ms;
+	if (q) {
 		*q = 0;
+		/* GET /slow?ms=N holds one answer N ms (at most a minute): an
+		 * open request, for tests of draining */
+		if (!strcmp(path, "/slow") && !strncmp(q + 1, "ms=", 3)) {
+			delay_ms = strtoll(q + 4, NULL, 10);
+			delay_ms = delay_ms < 0 ? 0 : delay_ms > 60000 ? 60000 : delay_ms;
+		}
+	}
 	if (!strcmp(path, "/health")) {
 		n_health++;
 		if (cfg->health_fail)
@@ -352,8 +362,10 @@ static int handle_request(const struct config *cfg, struct conn *c, size_t hlen)
 		snprintf(body, sizeof body, "hello from %.200s\n", cfg->name);
 		respond(c, 200, "OK", body, head_only);
 	}
-	if (cfg->latency_ms > 0) {
-		q_append(c, now_ms() + cfg->latency_ms);
+	if (delay_ms > 0) {
+		/* the queue is due-ordered only for one delay; a shorter
+		 * /slow answer queued behind a longer one just leaves later */
+		q_append(c, now_ms() + delay_ms);
 		set_events(c, 0); /* nothing read until the answer leaves */
 	}
 	return 0;

@@ -237,19 +237,10 @@ static int act_verify(const struct sk_op_ctx *ctx, json_t **facts, struct sk_err
 static int preflight_step(const struct sk_op_ctx *ctx, struct deploy *d, struct sk_service_state *st,
 			json_t **facts, struct sk_err *err)
 {
-	int rc = 0;
-	json_t *ops = NULL, *canary = NULL, *stable = NULL, *seen = json_object();
-	rc = sk_op_list(ctx->repo, d->service, NULL, &ops, err);
+	json_t *canary = NULL, *stable = NULL, *seen = json_object();
+	int rc = sk_opsvc_alone(ctx->repo, d->service, ctx->id, NULL, err);
 	size_t i;
 	json_t *o;
-	json_array_foreach(ops, i, o) {
-		const char *id = pstr(o, "id"), *state = pstr(o, "state");
-		if (!rc && strcmp(id, ctx->id) != 0 && !sk_op_state_final(state))
-			rc = sk_err_set(err, SK_ECONFLICT,
-					"finish it first: skiff resume ID, or skiff cancel ID",
-					"operation %s (%s) is %s on %s", id, pstr(o, "kind"), state,
-					d->service);
-	}
 	split_targets(d, st->control, &canary, &stable);
 	json_array_foreach(canary, i, o) {
 		json_t *t = json_object_get(json_object_get(st->control, "targets"), json_string_value(o));
@@ -275,7 +266,6 @@ static int preflight_step(const struct sk_op_ctx *ctx, struct deploy *d, struct 
 		sk_report_free(r);
 	}
 	*facts = json_pack("{s:o, s:O}", "stable", seen, "canary", canary);
-	json_decref(ops);
 	json_decref(canary);
 	json_decref(stable);
 	return rc;
@@ -693,28 +683,11 @@ DEPLOY_ACT(promote)
 DEPLOY_ACT(member)
 DEPLOY_ACT(restore)
 
-/* Every deploy action does only what is not done yet, so a resumed step
- * simply runs again. */
-static int observe_rerun(const struct sk_op_ctx *ctx, int *done, json_t **facts,
-			 struct sk_err *err)
-{
-	*done = 0;
-	return 0;
-}
-
 static void def(struct sk_op_step_def *s, const char *name, const char *risk, sk_op_act_fn act,
 		int reversible)
 {
-	memset(s, 0, sizeof(*s));
-	snprintf(s->name, sizeof(s->name), "%s", name);
-	s->risk = risk;
-	s->act = act;
-	s->observe = observe_rerun;
-	s->reversible = reversible;
-	if (reversible) {
-		s->compensation = "restore";
-		s->compensate = act_restore;
-	}
+	sk_opsvc_step(s, name, risk, act, reversible ? "restore" : NULL,
+		      reversible ? act_restore : NULL);
 }
 
 static int plan(const json_t *params, struct sk_op_step_def *steps, size_t *n, struct sk_err *err)

@@ -25,9 +25,12 @@
 extern const struct sk_op_type sk_op_type_test;
 extern const struct sk_op_type sk_op_type_control_set;
 extern const struct sk_op_type sk_op_type_deploy;
+extern const struct sk_op_type sk_op_type_drain;
+extern const struct sk_op_type sk_op_type_undrain;
 
 static const struct sk_op_type *const registry[] = { &sk_op_type_test, &sk_op_type_control_set,
-						     &sk_op_type_deploy, NULL };
+						     &sk_op_type_deploy, &sk_op_type_drain,
+						     &sk_op_type_undrain, NULL };
 
 const struct sk_op_type *sk_op_type_find(const char *kind)
 {

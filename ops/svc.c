@@ -7,10 +7,12 @@
 #include "ops/svc.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "cloud/traffic.h"
+#include "ops/opdoc.h"
 #include "refs/reports.h"
 
 long long sk_opsvc_now_ms(void)
@@ -124,4 +126,45 @@ int sk_opsvc_wait_reports(const struct sk_op_ctx *ctx, const char *service,
 			return rc;
 		sk_opsvc_sleep_ms(SK_OPSVC_POLL_MS);
 	}
+}
+
+int sk_opsvc_observe_rerun(const struct sk_op_ctx *ctx, int *done, json_t **facts,
+			   struct sk_err *err)
+{
+	*done = 0;
+	return 0;
+}
+
+void sk_opsvc_step(struct sk_op_step_def *s, const char *name, const char *risk,
+		   sk_op_act_fn act, const char *compensation, sk_op_act_fn compensate)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->risk = risk;
+	s->act = act;
+	s->observe = sk_opsvc_observe_rerun;
+	s->reversible = compensate != NULL;
+	s->compensation = compensation;
+	s->compensate = compensate;
+}
+
+int sk_opsvc_alone(struct sk_repo *repo, const char *service, const char *self, const char *kind,
+		   struct sk_err *err)
+{
+	json_t *ops = NULL;
+	int rc = sk_op_list(repo, service, NULL, &ops, err);
+	size_t i;
+	json_t *o;
+	json_array_foreach(ops, i, o) {
+		const char *id = json_string_value(json_object_get(o, "id"));
+		const char *k = json_string_value(json_object_get(o, "kind"));
+		const char *state = json_string_value(json_object_get(o, "state"));
+		if (rc || (self && strcmp(id, self) == 0) || (kind && strcmp(k, kind) != 0) ||
+		    sk_op_state_final(state))
+			continue;
+		rc = sk_err_set(err, SK_ECONFLICT, "finish it first: skiff resume ID, or skiff cancel ID",
+				"operation %s (%s) is %s on %s", id, k, state, service);
+	}
+	json_decref(ops);
+	return rc;
 }

@@ -53,4 +53,19 @@ int sk_opsvc_wait_reports(const struct sk_op_ctx *ctx, const char *service,
  * given up fails. arg is the release (const char *) or NULL. */
 int sk_opsvc_healthy(const struct sk_report *r, const void *arg, struct sk_err *err);
 
+/* SK_ECONFLICT naming it when an operation other than self (an id, or
+ * NULL) is unfinished on service; kind (NULL: any) narrows which count. */
+int sk_opsvc_alone(struct sk_repo *repo, const char *service, const char *self, const char *kind,
+		   struct sk_err *err);
+
+/* observe for steps whose action does only what is not done yet: an
+ * interrupted step simply runs again (*done = 0). */
+int sk_opsvc_observe_rerun(const struct sk_op_ctx *ctx, int *done, json_t **facts,
+			   struct sk_err *err);
+
+/* Fills one step definition: reversible exactly when compensate is set;
+ * observe is sk_opsvc_observe_rerun. */
+void sk_opsvc_step(struct sk_op_step_def *s, const char *name, const char *risk,
+		   sk_op_act_fn act, const char *compensation, sk_op_act_fn compensate);
+
 #endif

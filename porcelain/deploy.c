@@ -164,20 +164,11 @@ static int build_params(struct sk_cli *cli, const struct deploy_args *a,
 
 static json_t *deploy_result(const struct sk_op *op)
 {
-	const json_t *d = op->doc, *p = json_object_get(d, "params");
-	json_t *steps = json_array();
-	size_t i;
-	json_t *s;
-	json_array_foreach(json_object_get(d, "steps"), i, s)
-		json_array_append_new(steps, json_pack("{s:O, s:O, s:O?}", "name",
-						       json_object_get(s, "name"), "state",
-						       json_object_get(s, "state"), "result",
-						       json_object_get(s, "result")));
-	return json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:o}", "op", json_object_get(d, "id"),
-			 "service", json_object_get(d, "service"), "release",
-			 json_object_get(p, "release"), "from", json_object_get(p, "from"), "state",
-			 json_object_get(d, "state"), "trace", json_object_get(d, "trace"), "steps",
-			 steps);
+	const json_t *p = json_object_get(op->doc, "params");
+	json_t *r = sk_runbook_result(op);
+	json_object_set(r, "release", json_object_get(p, "release"));
+	json_object_set(r, "from", json_object_get(p, "from"));
+	return r;
 }
 
 static void deploy_text(FILE *out, const json_t *r)

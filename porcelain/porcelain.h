@@ -22,6 +22,8 @@ int cmd_deploy(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_rollback(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_promote(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_pause(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_drain(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
+int cmd_undrain(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_target_add(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_target_remove(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
 int cmd_target_list(struct sk_cli *cli, int argc, char **argv, struct sk_err *err);
