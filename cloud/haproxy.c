@@ -133,7 +133,12 @@ static int config_service(struct sbuf *b, const char *svc, const json_t *s, int 
 	if (!json_is_object(servers))
 		return bad_model(err, svc, "\"servers\" is not an object");
 	sb_add(b, "\nfrontend fe_%s\n    bind %s\n    default_backend %s\n", svc, listen, svc);
-	sb_add(b, "\nbackend %s\n    balance roundrobin\n    option httpchk GET %s\n", svc, path);
+	/* allbackups: when the active group is down, every standby server
+	 * shares the load, not just the first */
+	sb_add(b,
+	       "\nbackend %s\n    balance roundrobin\n    option allbackups\n"
+	       "    option httpchk GET %s\n",
+	       svc, path);
 	const char *t;
 	json_t *v;
 	/* jansson keeps insertion order; sorting would need a copy, and the

@@ -18,11 +18,12 @@
 
 static const char *const report_keys[] = { "addr",    "health",	 "logs",     "pid",
 					   "prev",    "reason",	 "release",  "release_oid",
-					   "restarts", "service", "state",    "target",
+					   "restarts", "secrets", "service", "state",    "target",
 					   "time_ms", "trace",	 "v",	     NULL };
 static const char *const health_keys[] = { "fails", "last_ms", "passes", NULL };
 static const char *const logs_keys[] = { "lines", "patterns", NULL };
 static const char *const pattern_keys[] = { "count", "pattern", NULL };
+static const char *const secret_keys[] = { "oid", "version", NULL };
 static const char *const states[] = { "verifying", "starting",		 "healthy", "unhealthy",
 				      "crashed",   "refused-unverified", "stopped", NULL };
 
@@ -177,6 +178,43 @@ static int get_logs(const json_t *doc, struct sk_report *r, struct sk_err *err)
 	return rc;
 }
 
+/* {NAME:{"oid":OID,"version":N}}, present only when not empty. */
+static int check_secret(const char *name, const json_t *s, struct sk_err *err)
+{
+	unsigned char oid[SK_OID_RAWSZ];
+	long long ver = 0;
+	int rc = sk_spec_env_name_check(name, "report secret name", err);
+	if (!rc && !json_is_object(s))
+		rc = bad(err, "secrets.*", "objects");
+	if (!rc)
+		rc = sk_cjson_only_keys(s, secret_keys, "report secret", err);
+	if (!rc)
+		rc = sk_cjson_get_hex(s, "oid", 0, oid, sizeof(oid), NULL, "report secret", err);
+	if (!rc && !(rc = get_count(s, "version", 0, &ver, err)) && ver < 1)
+		rc = bad(err, "version", "a positive integer");
+	return rc;
+}
+
+static int get_secrets(const json_t *doc, struct sk_report *r, struct sk_err *err)
+{
+	const json_t *sec = json_object_get(doc, "secrets");
+	if (!sec)
+		return 0;
+	if (!json_is_object(sec) || json_object_size(sec) < 1 ||
+	    json_object_size(sec) > SK_CONTROL_MAX_SECRETS)
+		return bad(err, "secrets", "an object of 1..64 secrets when present");
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)sec, k, v) {
+		int rc = check_secret(k, v, err);
+		if (rc)
+			return rc;
+	}
+	if (!(r->secrets = json_deep_copy(sec)))
+		return sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
+	return 0;
+}
+
 static int get_numbers(const json_t *doc, struct sk_report *r, struct sk_err *err)
 {
 	long long v = 0;
@@ -217,6 +255,8 @@ int sk_report_from_json(struct sk_report **out, const json_t *doc, struct sk_err
 		rc = get_health(doc, r, err);
 	if (!rc)
 		rc = get_logs(doc, r, err);
+	if (!rc)
+		rc = get_secrets(doc, r, err);
 	if (!rc && !(r->doc = json_deep_copy(doc)))
 		rc = sk_err_set(err, SK_ENOMEM, NULL, "out of memory");
 	if (rc) {
@@ -232,6 +272,7 @@ void sk_report_free(struct sk_report *r)
 	if (!r)
 		return;
 	json_decref(r->patterns);
+	json_decref(r->secrets);
 	json_decref(r->doc);
 	free(r);
 }
@@ -255,7 +296,7 @@ static json_t *str_or_null(const char *s)
 json_t *sk_report_to_json(const struct sk_report *r)
 {
 	json_t *pats = r->patterns ? json_deep_copy(r->patterns) : json_array();
-	return json_pack("{s:s, s:{s:I, s:o, s:I}, s:{s:I, s:o}, s:o, s:o, s:s, s:o, s:o, s:I, "
+	json_t *doc = json_pack("{s:s, s:{s:I, s:o, s:I}, s:{s:I, s:o}, s:o, s:o, s:s, s:o, s:o, s:I, "
 			 "s:s, s:s, s:s, s:I, s:o, s:i}",
 			 "addr", r->addr, "health", "fails", (json_int_t)r->health_fails,
 			 "last_ms", int_or_null(r->health_last_ms), "passes",
@@ -267,4 +308,7 @@ json_t *sk_report_to_json(const struct sk_report *r)
 			 (json_int_t)r->restarts, "service", r->service, "state", r->state, "target",
 			 r->target, "time_ms", (json_int_t)r->time_ms, "trace", str_or_null(r->trace),
 			 "v", 1);
+	if (doc && r->secrets && json_object_size(r->secrets))
+		json_object_set_new(doc, "secrets", json_deep_copy(r->secrets));
+	return doc;
 }

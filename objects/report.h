@@ -5,13 +5,16 @@
  *    "logs":{"lines":N,"patterns":[{"count":N,"pattern":P}]},
  *    "pid":N|null,"prev":OID|null,"reason":TEXT,
  *    "release":V|null,"release_oid":OID|null,"restarts":N,"service":S,
+ *    "secrets":{NAME:{"oid":OID,"version":N}} (optional),
  *    "state":STATE,"target":T,"time_ms":INT,"trace":HEX32|null,"v":1}
  * STATE is one of verifying, starting, healthy, unhealthy, crashed,
  * refused-unverified, stopped. health counts consecutive probe passes and
  * failures; logs counts the workload's lines and the spec's log patterns
  * for the current release since it started; trace is the trace id of the
  * operation that assigned the release; reason says why in words ("" when
- * nothing needs saying). The report is not signed itself: the runner signs
+ * nothing needs saying). secrets names the secretref version of each
+ * pinned secret the running workload loaded (absent when none: reports of
+ * before secrets stay valid); never a value. The report is not signed itself: the runner signs
  * the ref record that moves refs/runners/<svc>/<target> to it, and only a
  * key holding the runner role for that ref may.
  *
@@ -49,6 +52,7 @@ struct sk_report {
 	long long health_last_ms; /* -1 when null */
 	long long log_lines;
 	json_t *patterns; /* owned: [{"count","pattern"}] */
+	json_t *secrets;  /* owned: {NAME:{"oid","version"}}, NULL when absent */
 	json_t *doc;      /* owned: the whole document */
 };
 

@@ -11,8 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cloud/traffic.h"
 #include "common/cli.h"
 #include "objects/odb.h"
+#include "runner/workload.h"
 #include "objects/report.h"
 #include "objects/state.h"
 #include "observe/live.h"
@@ -127,9 +129,10 @@ static const char *runner_liveness(struct sk_repo *repo, const char *service, co
 	fclose(f);
 	if (!ok || pid <= 0 || pid > 0x7fffffff)
 		return "not-running";
-	if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
-		return "running";
-	return "not-running";
+	if (kill((pid_t)pid, 0) != 0 && errno == EPERM)
+		return "running"; /* another user's: alive */
+	/* a zombie (killed, with nobody to reap it) runs nothing */
+	return sk_runner_pid_gone((pid_t)pid) ? "not-running" : "running";
 }
 
 static json_t *report_json(const json_t *doc, long long now_ms)
@@ -146,8 +149,21 @@ static json_t *report_json(const json_t *doc, long long now_ms)
 			      json_object_get(doc, "logs")));
 }
 
+/* What the runbooks keep on a target: drained, its group and whether it
+ * stands by (failover), the data a restore put there, pinned secrets. */
+static void runbook_fields(json_t *o, const json_t *control, const char *name, const json_t *t)
+{
+	const json_t *pins = json_object_get(t, "secrets");
+	json_object_set_new(o, "drain", json_boolean(json_is_true(json_object_get(t, "drain"))));
+	json_object_set_new(o, "group", opt(json_object_get(t, "group")));
+	json_object_set_new(o, "standby", json_boolean(sk_traffic_standby(control, name)));
+	json_object_set_new(o, "data", opt(json_object_get(t, "data")));
+	json_object_set_new(o, "secrets", pins ? json_deep_copy(pins) : json_object());
+}
+
 static json_t *target_json(struct sk_repo *repo, const char *service, const char *name,
-			   const json_t *t, const json_t *stable, long long now_ms)
+			   const json_t *control, const json_t *t, const json_t *stable,
+			   long long now_ms)
 {
 	const json_t *rel = json_object_get(t, "release");
 	int canary = json_is_string(rel) && !json_equal((json_t *)rel, (json_t *)stable);
@@ -159,6 +175,7 @@ static json_t *target_json(struct sk_repo *repo, const char *service, const char
 				   opt(json_object_get(t, "weight")),
 				   "canary", canary, "runner",
 				   runner_liveness(repo, service, name)));
+	runbook_fields(o, control, name, t);
 	json_t *doc = NULL;
 	struct sk_err rerr;
 	sk_err_clear(&rerr);
@@ -216,6 +233,10 @@ static json_t *control_split(const json_t *targets)
 			continue;
 		const json_t *w = json_object_get(t, "weight");
 		long long weight = json_is_integer(w) ? (long long)json_integer_value(w) : 1;
+		/* drained or standing by: no share while others serve */
+		if (json_is_true(json_object_get(t, "drain")) ||
+		    json_is_true(json_object_get(t, "standby")))
+			continue;
 		split_add(by, rel, jstr(t, "target"), weight);
 		total += weight;
 	}
@@ -468,7 +489,7 @@ int sk_status_collect(struct sk_repo *repo, const char *service, json_t **out,
 	 * this is name order */
 	json_object_foreach(json_object_get(st.control, "targets"), name, t)
 		json_array_append_new(targets,
-				      target_json(repo, service, name, t, stable, now));
+				      target_json(repo, service, name, st.control, t, stable, now));
 	/* the working directory of the repository, for commands that name it */
 	char root[4096];
 	snprintf(root, sizeof(root), "%s", sk_repo_path(repo));

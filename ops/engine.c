@@ -27,10 +27,14 @@ extern const struct sk_op_type sk_op_type_control_set;
 extern const struct sk_op_type sk_op_type_deploy;
 extern const struct sk_op_type sk_op_type_drain;
 extern const struct sk_op_type sk_op_type_undrain;
+extern const struct sk_op_type sk_op_type_failover;
+extern const struct sk_op_type sk_op_type_rotate;
+extern const struct sk_op_type sk_op_type_restore;
 
 static const struct sk_op_type *const registry[] = { &sk_op_type_test, &sk_op_type_control_set,
 						     &sk_op_type_deploy, &sk_op_type_drain,
-						     &sk_op_type_undrain, NULL };
+						     &sk_op_type_undrain, &sk_op_type_failover,
+						     &sk_op_type_rotate, &sk_op_type_restore, NULL };
 
 const struct sk_op_type *sk_op_type_find(const char *kind)
 {

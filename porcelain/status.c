@@ -97,8 +97,10 @@ static void targets_text(FILE *out, const json_t *targets)
 			snprintf(restarts, sizeof(restarts), "%lld", jint(r, "restarts"));
 		}
 		char rel[80];
-		snprintf(rel, sizeof(rel), "%s%s", r ? jstr(r, "release") : jstr(t, "release"),
-			 json_is_true(json_object_get(t, "canary")) ? "*" : "");
+		snprintf(rel, sizeof(rel), "%s%s%s%s", r ? jstr(r, "release") : jstr(t, "release"),
+			 json_is_true(json_object_get(t, "canary")) ? "*" : "",
+			 json_is_true(json_object_get(t, "drain")) ? " (drained)" : "",
+			 json_is_true(json_object_get(t, "standby")) ? " (standby)" : "");
 		fprintf(out, "  %-16s %-18s %-10s %-8s %-8s %-11s %s\n", jstr(t, "target"),
 			r ? jstr(r, "state")
 			  : json_is_string(json_object_get(t, "report_error")) ? "report-invalid"

@@ -59,6 +59,9 @@ struct sk_runner {
 	char want_trace[33];
 	char want_addr[301];
 	char refused[65];          /* a version refused: not retried until control moves */
+	json_t *want_pins;         /* control's secret pins for the target {NAME:OID} */
+	json_t *loaded_pins;       /* the pins the running workload loaded (NULL: none yet) */
+	json_t *refused_pins;      /* pins that could not be loaded: not retried until they move */
 	int ctl_bad;               /* control does not verify (reported once) */
 	char ctl_prev[24];         /* the state reported before that */
 	struct sk_runner_proc proc;

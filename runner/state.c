@@ -17,6 +17,7 @@
 #include "refs/service.h"
 #include "remote-s3/direct.h"
 #include "remote-s3/remote.h"
+#include "runner/secrets.h"
 
 long long sk_runner_parse_duration(const char *s)
 {
@@ -194,6 +195,11 @@ void sk_runner_close(struct sk_runner *r)
 	}
 	sk_runner_log_close(&r->log);
 	sk_runner_rel_clear(&r->cur);
+	json_decref(r->want_pins);
+	json_decref(r->loaded_pins);
+	json_decref(r->refused_pins);
+	json_decref(r->rep.secrets);
+	r->want_pins = r->loaded_pins = r->refused_pins = r->rep.secrets = NULL;
 	sk_key_free(r->key);
 	if (r->direct)
 		sk_direct_free(r->direct); /* and its repository */
@@ -232,6 +238,8 @@ int sk_runner_poll_control(struct sk_runner *r, struct sk_err *err)
 	const char *addr = json_string_value(json_object_get(t, "addr"));
 	snprintf(r->want, sizeof(r->want), "%s", v ? v : "");
 	snprintf(r->want_addr, sizeof(r->want_addr), "%s", addr ? addr : "");
+	json_decref(r->want_pins);
+	r->want_pins = sk_secrets_pins(st.control, r->o->target);
 	if (st.has_head)
 		op_trace(r, st.commit.op);
 	sk_service_state_clear(&st);

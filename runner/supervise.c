@@ -15,6 +15,7 @@
 
 #include "common/fs.h"
 #include "runner/health.h"
+#include "runner/secrets.h"
 
 #define BACKOFF_MIN_MS 200
 #define BACKOFF_MAX_MS 5000
@@ -110,14 +111,31 @@ static void crashed(struct sk_runner *r, const char *why)
 	sk_runner_report(r, "crashed", msg);
 }
 
+/* The pins the workload loads now become the report's "secrets". */
+static void loaded(struct sk_runner *r, const struct sk_secret_env *sec)
+{
+	json_decref(r->rep.secrets);
+	r->rep.secrets = json_object_size(sec->loaded) ? json_incref(sec->loaded) : NULL;
+}
+
 static void start(struct sk_runner *r)
 {
 	struct sk_err err;
+	struct sk_secret_env sec;
 	struct sk_runner_env env = { r->port, r->o->service, r->o->target, r->cur.rel->version,
-				     r->want_trace };
+				     r->want_trace, &sec };
 	r->rep.health_passes = r->rep.health_fails = 0;
 	r->rep.health_last_ms = -1;
-	int rc = sk_runner_spawn(spec_part(r, "run"), r->cur.tree, &env, &r->proc, &err);
+	int rc = sk_secrets_load(r->repo, r->o->service, r->want_pins, spec_part(r, "secrets"),
+				 &sec, &err);
+	/* tried: a failure is retried with backoff, or when the pins move */
+	json_decref(r->loaded_pins);
+	r->loaded_pins = r->want_pins ? json_deep_copy(r->want_pins) : json_object();
+	if (rc == 0) {
+		loaded(r, &sec);
+		rc = sk_runner_spawn(spec_part(r, "run"), r->cur.tree, &env, &r->proc, &err);
+		sk_secrets_env_clear(&sec);
+	}
 	r->rep.pid = rc == 0 ? r->proc.pid : -1;
 	if (rc == 0)
 		sk_runner_pidfile_set(r->dir, r->proc.pid);
@@ -256,6 +274,36 @@ static void control_ok(struct sk_runner *r)
 		sk_runner_report(r, r->ctl_prev, "");
 }
 
+/* Control pins other secret versions for the target: the workload is
+ * restarted with them, but only once they load, so a reference that
+ * cannot be resolved (a file not there yet, a wrong mode) leaves the
+ * running workload on the versions it has and says why, once. */
+static void follow_pins(struct sk_runner *r)
+{
+	if (!r->cur.rel || !r->loaded_pins || json_equal(r->want_pins, r->loaded_pins) ||
+	    (r->refused_pins && json_equal(r->want_pins, r->refused_pins)))
+		return;
+	struct sk_err err;
+	struct sk_secret_env sec;
+	int rc = sk_secrets_load(r->repo, r->o->service, r->want_pins, spec_part(r, "secrets"),
+				 &sec, &err);
+	sk_secrets_env_clear(&sec);
+	json_decref(r->refused_pins);
+	r->refused_pins = NULL;
+	if (rc) {
+		char why[SK_ERR_MSG + 64];
+		r->refused_pins = json_deep_copy(r->want_pins);
+		snprintf(why, sizeof(why), "%s; still on the secrets loaded before", err.message);
+		sk_runner_report(r, r->rep.state, why);
+		return;
+	}
+	stop_workload(r);
+	r->crashes = 0;
+	r->gave_up = 0;
+	r->backoff_ms = BACKOFF_MIN_MS;
+	start(r);
+}
+
 /* One round of control: a new release to run, or nothing to do. */
 static void follow_control(struct sk_runner *r)
 {
@@ -269,8 +317,10 @@ static void follow_control(struct sk_runner *r)
 	control_ok(r);
 	if (!r->want[0] || !strcmp(r->want, r->refused))
 		return;
-	if (r->cur.rel && !strcmp(r->want, r->cur.rel->version))
+	if (r->cur.rel && !strcmp(r->want, r->cur.rel->version)) {
+		follow_pins(r);
 		return;
+	}
 	switch_release(r, r->want);
 }
 

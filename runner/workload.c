@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/fs.h"
+#include "runner/secrets.h"
 
 extern char **environ;
 
@@ -47,6 +48,7 @@ static void env_put(char ***envp, size_t *n, const char *k, const char *v)
 	size_t kl = strlen(k);
 	for (size_t i = 0; i < *n; i++)
 		if (strncmp((*envp)[i], k, kl) == 0 && (*envp)[i][kl] == '=') {
+			explicit_bzero((*envp)[i], strlen((*envp)[i]));
 			free((*envp)[i]);
 			(*envp)[i] = dup_kv(k, v);
 			return;
@@ -75,6 +77,8 @@ static char **build_env(const json_t *run, const struct sk_runner_env *e)
 	json_t *v;
 	json_object_foreach((json_t *)json_object_get(run, "env"), k, v)
 		env_put(&envp, &n, k, json_string_value(v));
+	for (size_t i = 0; e->secrets && i < e->secrets->n; i++)
+		env_put(&envp, &n, e->secrets->name[i], e->secrets->value[i].buf);
 	snprintf(port, sizeof(port), "%d", e->port);
 	env_put(&envp, &n, "PORT", port);
 	env_put(&envp, &n, "SKIFF_SERVICE", e->service);
@@ -104,10 +108,13 @@ static char **build_argv(const json_t *run, const char *tree)
 	return argv;
 }
 
+/* Wipes as it frees: an environment vector may hold secrets' values. */
 static void free_vec(char **v)
 {
-	for (size_t i = 0; v && v[i]; i++)
+	for (size_t i = 0; v && v[i]; i++) {
+		explicit_bzero(v[i], strlen(v[i]));
 		free(v[i]);
+	}
 	free(v);
 }
 

@@ -19,15 +19,19 @@ struct sk_runner_proc {
 };
 
 /* What the workload gets besides run.env: PORT and the SKIFF_* names. */
+struct sk_secret_env;
+
 struct sk_runner_env {
 	int port;
 	const char *service, *target, *release, *trace; /* trace "" when none */
+	const struct sk_secret_env *secrets; /* may be NULL */
 };
 
 /* Starts run ({command, args, env, port}) with cwd tree; a relative
  * command is a path inside tree. The runner's environment is inherited
- * without its SKIFF_* and AWS_* variables, then run.env and env's names
- * are set. An exec failure is reported here (SK_EFAIL with its errno),
+ * without its SKIFF_* and AWS_* variables, then run.env, the secrets
+ * (one variable each) and env's names are set; the copies of the
+ * secrets' values are wiped once the child has them. An exec failure is reported here (SK_EFAIL with its errno),
  * not as a crash. */
 int sk_runner_spawn(const json_t *run, const char *tree, const struct sk_runner_env *env,
 		    struct sk_runner_proc *p, struct sk_err *err);

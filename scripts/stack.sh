@@ -7,7 +7,8 @@
 #                        a runner per target
 #   load_start [ARGS]    wrk against HAProxy in the background
 #   load_stop            stops it
-#   runner_start T       (re)starts target T's runner; runner_stop T [SIG]
+#   runner_start T [SVC [KEY]]  (re)starts target T's runner (of hello,
+#                        key runner); runner_stop T [SIG]
 #   stack_down           stops everything started here, by pid
 # Every process is started by these functions and stopped by its pid,
 # kept in DIR/pids/ (so a subshell may start what the caller stops); ports
@@ -67,8 +68,8 @@ _stop() {
 }
 
 runner_start() {
-	"$STACK_BUILD/skiff-runner" --service hello --target "$1" --repo "$STACK_DIR" \
-		--identity runner --health-interval 200ms --poll 100ms \
+	"$STACK_BUILD/skiff-runner" --service "${2:-hello}" --target "$1" --repo "$STACK_DIR" \
+		--identity "${3:-runner}" --health-interval 200ms --poll 100ms \
 		>>"$STACK_DIR/runner-$1.out" 2>&1 </dev/null &
 	echo $! >"$STACK_DIR/pids/runner-$1"
 }

@@ -46,6 +46,24 @@ bind :81:80"; do
 	test "$(skiff rev-parse refs/services/svc)" = "$before"
 '
 
+test_expect_success 'target groups: add --group, set --group, set --no-group' '
+	skiff target add svc g1 --addr 127.0.0.1:9101 --group blue >/dev/null &&
+	skiff --format=json target set svc t2 --group green >out && jq -e ".action == \"set\"" out &&
+	skiff --format=json target list svc >out &&
+	jq -e ".active_group == null and ([.targets[] | .target + \"=\" + (.group // \"-\")] |
+		join(\",\")) == \"g1=blue,t1=-,t2=green\" and ([.targets[].standby] | any | not)" out &&
+	expect_exit 3 skiff target set svc t2 --group green &&
+	expect_exit 7 skiff target set svc nope --group green &&
+	expect_exit 2 skiff target set svc t2 &&
+	expect_exit 1 skiff target set svc t2 --group "a b" &&
+	skiff target set svc t2 --no-group >/dev/null &&
+	expect_exit 3 skiff target set svc t2 --no-group &&
+	skiff target add svc g1 --addr 127.0.0.1:9101 --group green >/dev/null &&
+	skiff --format=json target list svc >out &&
+	jq -e "[.targets[] | .group // \"-\"] | join(\",\") == \"green,-,-\"" out &&
+	skiff target remove svc g1 >/dev/null
+'
+
 test_expect_success 'remove forgets a target; an unknown one is not found' '
 	skiff target remove svc t1 >/dev/null &&
 	skiff --format=json target list svc >out &&

@@ -69,6 +69,9 @@ test_expect_success 'new requests go to the other targets only' '
 test_expect_success 'the mark is in control: re-applying traffic keeps the target out' '
 	sk traffic apply hello >/dev/null && test "$(srv t2 weight)" = 0 &&
 	sk --format=json status hello >out &&
+	jq -e ".targets[] | select(.target == \"t2\") | .drain" out &&
+	jq -e "[.traffic.control.split[].targets[]] | index(\"t2\") | not" out &&
+	sk status hello | grep -q "(drained)" &&
 	sk --format=json op list --service hello >ops &&
 	jq -e "[.operations[] | select(.kind == \"drain\")] | length == 1" ops
 '

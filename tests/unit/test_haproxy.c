@@ -240,7 +240,8 @@ static void test_config(void **state)
 	th_must(sk_haproxy_config("/tmp/x", m, 1, &text, &err), &err);
 	assert_non_null(strstr(text, "stats socket /tmp/x/admin.sock mode 600 level admin\n"));
 	assert_non_null(strstr(text, "frontend fe_web\n    bind 127.0.0.1:9000\n"));
-	assert_non_null(strstr(text, "backend web\n    balance roundrobin\n    option httpchk GET /health\n"));
+	assert_non_null(strstr(text, "backend web\n    balance roundrobin\n    option allbackups\n"
+				     "    option httpchk GET /health\n"));
 	assert_non_null(strstr(text, "    server t1 127.0.0.1:9001 weight 42 check inter 1000\n"));
 	free(text);
 	/* a standby server is a backup server: structure, not a weight */
