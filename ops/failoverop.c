@@ -377,7 +377,7 @@ static int probe_group(const struct sk_op_ctx *ctx, const char *service, const j
 	int rc = sk_traffic_sample(ctx->repo, service, &before, err);
 	const char *listen = pstr(before, "listen");
 	for (int i = 0; !rc && listen && i < SK_FAILOVER_PROBES; i++)
-		if (sk_probe_http(listen, "/", PROBE_TIMEOUT_MS) > 0)
+		if (sk_probe_http(listen, "/", PROBE_TIMEOUT_MS, NULL) > 0)
 			(*answered)++;
 	if (!rc)
 		rc = sk_traffic_sample(ctx->repo, service, &after, err);

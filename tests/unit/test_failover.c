@@ -101,16 +101,39 @@ static void test_probe_refused(void **state)
 {
 	(void)state;
 	/* port 1 on loopback: nothing listens, the probe says so at once */
-	assert_int_equal(sk_probe_http("127.0.0.1:1", "/", 500), -1);
-	assert_int_equal(sk_probe_http("0.0.0.0:1", "/", 500), -1);
-	assert_int_equal(sk_probe_http("no-port", "/", 500), -1);
-	assert_int_equal(sk_probe_http("127.0.0.1:", "/", 500), -1);
+	assert_int_equal(sk_probe_http("127.0.0.1:1", "/", 500, NULL), -1);
+	assert_int_equal(sk_probe_http("0.0.0.0:1", "/", 500, NULL), -1);
+	assert_int_equal(sk_probe_http("no-port", "/", 500, NULL), -1);
+	assert_int_equal(sk_probe_http("127.0.0.1:", "/", 500, NULL), -1);
+}
+
+/* The status line a peer sends is untrusted: only "HTTP/1.x NNN" with
+ * three digits, 100..599, ending there, gives a code. */
+static void test_probe_status_line(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *line;
+		int code;
+	} cases[] = {
+		{ "HTTP/1.1 200 OK\r\n", 200 },   { "HTTP/1.0 503 Service Unavailable\r\n", 503 },
+		{ "HTTP/1.1 404\r\n", 404 },      { "HTTP/1.1 204\n", 204 },
+		{ "HTTP/2 200 OK\r\n", -1 },      { "HTTP/1.1 20 OK\r\n", -1 },
+		{ "HTTP/1.1 2000 OK\r\n", -1 },   { "HTTP/1.1  200 OK\r\n", -1 },
+		{ "HTTP/1.1 099 x\r\n", -1 },     { "HTTP/1.1 600 x\r\n", -1 },
+		{ "http/1.1 200 OK\r\n", -1 },    { "HTTP/1.1 2a0 OK\r\n", -1 },
+		{ "HTTP/1.1 200", -1 },             { "", -1 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_int_equal(sk_probe_status_line(cases[i].line, strlen(cases[i].line)),
+				 cases[i].code);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_probe_status_line),
 		cmocka_unit_test(test_bad_params),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_probe_refused),
