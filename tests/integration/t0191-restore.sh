@@ -5,8 +5,9 @@
 # changed and deleted, restored after an approval, read again. A stale
 # backup and an altered one are refused before anything changes (exit 3,
 # exit 4); a restore command that fails puts the data back and the target
-# back into traffic; every kill point of a restore resumes to the same
-# end; --dry-run plans without writing; every change is audited.
+# back into traffic, but only once it is healthy; every kill point of a
+# restore resumes to the same end; --dry-run plans without writing; every
+# change is audited.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_SRC/tests/integration/lib-stack.sh"
 STORE="$STACK_BUILD/examples/skiff-example-store"
@@ -243,6 +244,62 @@ test_expect_success 'SIGKILL at every kill point of a restore, then resume: same
 		m=$((m + 1))
 	done &&
 	test $n -gt 10 && test $m -gt 10 && echo "$kills kill points ($n before approval, $m after)" >"${KILLS_OUT:-/dev/null}"
+'
+
+# A fault injector in place of the restore command (release v2): the
+# first call fails; the next one (the roll back of the pre-restore data)
+# restores, then stops the workload with SIGSTOP and waits (up to 30 s)
+# until s1's runner reports it unhealthy; later calls (the put-back of the
+# failed cutover) do nothing. The compensation must then keep s1 out of
+# traffic; once the workload runs again, resume puts it back.
+fault_restore() {
+	cat <<SCRIPT
+#!/bin/sh
+n=\$(cat "$TRASH/fault-calls" 2>/dev/null || echo 0)
+echo \$((n + 1)) >"$TRASH/fault-calls"
+[ "\$n" -gt 0 ] || exit 1
+[ "\$n" -eq 1 ] || exit 0
+"$STORE" restore || exit 1
+kill -STOP "\$(cat "$D/.skiff/run/store/s1/workload.pid")"
+for i in \$(seq 1 150); do
+	"$SKIFF_BIN" -C "$D" --format=json status store 2>/dev/null |
+		jq -e '.targets[] | select(.target == "s1") | .report.state == "unhealthy"' \\
+			>/dev/null && touch "$TRASH/fault-seen-unhealthy" && exit 0
+	sleep 0.2
+done
+SCRIPT
+}
+
+test_expect_success 'a failing restore on a target left unhealthy: it stays out until healthy' '
+	fault_restore >"$TRASH/fault-restore" &&
+	chmod +x "$TRASH/fault-restore" &&
+	spec 1h | sed "s|restore: {command: \[\"$STORE\", \"restore\"\]|restore: {command: [\"$TRASH/fault-restore\"]|" >v2.yaml &&
+	grep -q fault-restore v2.yaml &&
+	sk --identity sci release create store --spec v2.yaml --version v2 \
+		--artifact "skiff-example-store=$STORE" --sign >/dev/null &&
+	{ sk deploy store --release v2 >/dev/null 2>&1 || true; } &&
+	approve_run "$(newest)" >/dev/null && healthy &&
+	before=$(get b) &&
+	expect_exit 5 sk restore store --backup "$(cat "$TRASH/b1")" && id=$(newest) &&
+	sk --identity approver approve "$id" >/dev/null &&
+	{ sk --format=json resume "$id" >out 2>&1; echo $? >"$TRASH/fault-st"; }
+	sk --format=json op show "$id" >show
+	out_then="$(drained) $(weight)"
+	# the workload runs again before anything is asserted: a stopped
+	# process must not outlive a failing test
+	kill -CONT "$(cat "$D/.skiff/run/store/s1/workload.pid")" &&
+	test -f "$TRASH/fault-seen-unhealthy" && test "$(cat "$TRASH/fault-st")" = 3 &&
+	json_is .operation.state compensating show &&
+	jq -r .error.message out | grep -q "s1 is not healthy: it stays out of traffic" &&
+	json_is ".operation.steps[2].result.rolled_back" true show &&
+	test "$out_then" = "true 0" && healthy &&
+	for i in $(seq 1 50); do
+		[ "$(sk --format=json traffic show store | jq -r .servers.s1.check_status)" = L7OK ] && break
+		sleep 0.2
+	done &&
+	{ sk --format=json resume "$id" >/dev/null 2>&1 || true; } &&
+	sk --format=json op show "$id" >show && json_is .operation.state compensated show &&
+	test "$(drained)" = false && test "$(weight)" -gt 0 && test "$(get b)" = "$before"
 '
 
 test_done
