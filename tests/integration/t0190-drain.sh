@@ -4,8 +4,8 @@
 # requests of its target and cuts none short; new requests go elsewhere;
 # a drain past its timeout pauses and resumes; the last target in
 # traffic is refused; undrain puts back only a healthy target; the mark
-# survives a re-apply of traffic; every kill point of a drain resumes to
-# the same end.
+# survives a re-apply of traffic; every kill point of a drain or an
+# undrain resumes to the same end.
 . "$(dirname "$0")/lib.sh"
 . "$TEST_SRC/tests/integration/lib-stack.sh"
 srv() { sk --format=json traffic show hello | jq -r --arg t "$1" ".servers[\$t].$2"; }
@@ -136,6 +136,34 @@ test_expect_success 'SIGKILL at every kill point of a drain, then resume: draine
 	done &&
 	test $st -eq 0 && test $kills -ge 8 && echo "$kills kill points" >&2 &&
 	sk undrain hello --target t3 >/dev/null
+'
+
+# The same for undrain: t3 drained first, an undrain killed at its N-th
+# kill point, a resume killed at its 2nd, a resume to the end: t3 back in
+# traffic with its weight, one commit by the operation.
+test_expect_success 'SIGKILL at every kill point of an undrain, then resume: in traffic, one commit' '
+	n=1 && kills=0 &&
+	while [ $n -lt 60 ]; do
+		sk drain hello --target t3 >/dev/null && old=$(newest_op "$D") && base=$(ncommits) &&
+		st=0 || { echo "round $n: drain failed" >&2; break; }
+		SKIFF_OP_KILL=$n "$SKIFF_BIN" -C "$D" --format=json undrain hello --target t3 >kill.out 2>&1 || st=$?
+		[ $st -eq 137 ] || { [ $st -eq 0 ] || { echo "kill point $n: exit $st" >&2; cat kill.out >&2; }; break; }
+		kills=$((kills + 1)) && id=$(newest_op "$D") &&
+		if [ "$id" = "$old" ]; then
+			test "$(ncommits)" = "$base" || { echo "kill $n: a commit without an operation" >&2; false; }
+			sk undrain hello --target t3 >/dev/null
+		else
+			{ SKIFF_OP_KILL=2 "$SKIFF_BIN" -C "$D" resume "$id" >/dev/null 2>&1 || true; } &&
+			sk --format=json resume "$id" >out && json_is .state succeeded &&
+			test "$(ncommits)" = $((base + 1)) &&
+			sk --format=json log -n 1 refs/services/hello >out && json_is ".commits[0].op" "$id" &&
+			test "$(drained t3)" = false && test "$(srv t3 weight)" = 256 ||
+			{ echo "after kill point $n" >&2; cat out >&2; sk --format=json op show "$id" >&2; false; }
+		fi || break
+		n=$((n + 1))
+	done &&
+	test $st -eq 0 && test $kills -ge 3 && echo "$kills kill points" >&2 &&
+	test "$(drained t3)" = false && test "$(srv t3 weight)" = 256
 '
 
 test_expect_success 'audit names each drain and undrain; bad input is typed' '
