@@ -16,15 +16,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum fault_op { F_OPEN, F_WRITE, F_FSYNC, F_RENAME, F_NOPS };
-static const char *const fault_names[F_NOPS] = { "open", "write", "fsync", "rename" };
+enum fault_op { F_OPEN, F_WRITE, F_FSYNC, F_RENAME, F_LINK, F_NOPS };
+static const char *const fault_names[F_NOPS] = { "open", "write", "fsync", "rename", "link" };
 static _Atomic unsigned long fault_count[F_NOPS]; /* writers may be threads */
 
 static int errno_by_name(const char *s)
 {
 	static const struct { const char *n; int e; } t[] = {
 		{ "ENOSPC", ENOSPC }, { "EROFS", EROFS }, { "EIO", EIO },
-		{ "EACCES", EACCES }, { "EDQUOT", EDQUOT },
+		{ "EACCES", EACCES }, { "EDQUOT", EDQUOT }, { "EXDEV", EXDEV },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (strcmp(s, t[i].n) == 0)
@@ -114,6 +114,16 @@ int sk_fs_rename(const char *from, const char *to)
 	return rename(from, to);
 }
 
+int sk_fs_link(const char *from, const char *to)
+{
+	int e = fault_hit(F_LINK);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return link(from, to);
+}
+
 char *sk_path_join(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
@@ -146,6 +156,9 @@ int sk_fs_mkdirs(const char *path, int private_dir, struct sk_err *err)
 	size_t len = strlen(path);
 	if (len == 0 || len >= sizeof(buf))
 		return sk_err_set(err, SK_EINVAL, NULL, "path too long: %.64s…", path);
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0; /* the common case, in one call */
 	memcpy(buf, path, len + 1);
 	mode_t mode = private_dir ? 0700 : 0777;
 	for (char *p = buf + 1; ; p++) {

@@ -5,8 +5,8 @@
  * a torn one.
  *
  * The fault injector: when SKIFF_FAULT is set to "OP:N[:ERRNO]" (OP one of
- * write, fsync, rename, open; N counting from 1; ERRNO a name such as
- * ENOSPC, EROFS or EIO, ENOSPC by default), the Nth call of that operation
+ * write, fsync, rename, open, link; N counting from 1; ERRNO a name such as
+ * ENOSPC, EROFS, EIO or EXDEV, ENOSPC by default), the Nth call of that operation
  * in this process fails with that errno. Tests use it to prove that a
  * failure at any point leaves nothing half-written. It is off unless the
  * variable is set.
@@ -28,6 +28,8 @@ int sk_fs_fsync(int fd);
  * fault injector. */
 int sk_fs_syncfs(int fd);
 int sk_fs_rename(const char *from, const char *to);
+/* link(2): a second name for a file, on the same file system. */
+int sk_fs_link(const char *from, const char *to);
 
 /* mkdir -p with mode 0777 & ~umask (0700 when private). */
 int sk_fs_mkdirs(const char *path, int private_dir, struct sk_err *err);

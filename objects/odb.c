@@ -74,6 +74,7 @@ struct sk_odb {
 	sk_odb_miss_fn miss; /* --direct: fetches a missing object */
 	void *miss_ctx;
 	int defer; /* sk_odb_defer: new objects skip their fsyncs */
+	size_t pending; /* objects written deferred since the last sk_odb_flush */
 };
 
 static const char *const fsck_hint = "run `skiff fsck`; fetch the object again from a remote";
@@ -277,6 +278,7 @@ static int tmp_commit(struct sk_odb *odb, struct tmpobj *t, const struct sk_oid 
 	}
 	free(t->path);
 	t->path = NULL;
+	odb->pending += odb->defer != 0;
 	*slash = '\0';
 	if (!odb->defer)
 		rc = sk_fs_fsync_dir(path, err);
@@ -421,7 +423,7 @@ int sk_odb_write(struct sk_odb *odb, enum sk_otype t, const void *payload, size_
 	sk_oid_hash(&oid, t, payload, len);
 	if (out)
 		*out = oid;
-	if (stored(odb, &oid) && !odb->defer) /* deferred: store_file checks it */
+	if (!odb->defer && stored(odb, &oid)) /* deferred: store_file checks it */
 		return 0;
 	unsigned char *z;
 	size_t zlen;
@@ -1629,5 +1631,12 @@ int sk_odb_flush(struct sk_odb *odb, struct sk_err *err)
 		return sk_err_errno(err, errno, "cannot open", odb->dir);
 	int rc = sk_fs_syncfs(fd) < 0 ? sk_err_errno(err, errno, "cannot sync", odb->dir) : 0;
 	close(fd);
+	if (rc == 0)
+		odb->pending = 0;
 	return rc;
+}
+
+size_t sk_odb_pending(const struct sk_odb *odb)
+{
+	return odb->pending;
 }

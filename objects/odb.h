@@ -147,6 +147,9 @@ int sk_odb_defer(struct sk_odb *odb, int on);
 /* syncfs of the file system holding the objects: every object written so
  * far, by any process, is durable when it returns 0. */
 int sk_odb_flush(struct sk_odb *odb, struct sk_err *err);
+/* How many objects this handle wrote deferred since its last successful
+ * sk_odb_flush: not yet known durable. */
+size_t sk_odb_pending(const struct sk_odb *odb);
 
 /* A batch of new objects made durable together (chunked files): each is
  * written to a temp file without waiting for the disk; commit then makes

@@ -165,7 +165,8 @@ static void day_name(int64_t t, char *buf, size_t n)
 	struct tm tm;
 	if (!gmtime_r(&tt, &tm))
 		memset(&tm, 0, sizeof(tm));
-	strftime(buf, n, "%Y-%m-%d.jsonl", &tm);
+	/* not strftime: glibc's reads the time zone files first, for nothing */
+	snprintf(buf, n, "%04d-%02d-%02d.jsonl", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
 
 /* The "time" of the last line of the file fd (size bytes), or -1. */
@@ -224,7 +225,7 @@ static int append_locked(struct sk_repo *repo, const char *dir, const struct sk_
 			 struct sk_err *err)
 {
 	int64_t now = (int64_t)time(NULL);
-	char name[32];
+	char name[48];
 	day_name(now, name, sizeof(name));
 	char *path = sk_path_join(dir, name);
 	int fd = sk_fs_open(path, O_RDWR | O_APPEND | O_CREAT, 0644);
@@ -686,7 +687,7 @@ int sk_audit_query_dir(const char *dir, const struct sk_audit_query *q, json_t *
 		       struct sk_err *err)
 {
 	*out = NULL;
-	char **names = NULL, since_day[32] = "", until_day[32] = "";
+	char **names = NULL, since_day[48] = "", until_day[48] = "";
 	size_t n = 0;
 	if (q->has_since)
 		day_name(q->since, since_day, sizeof(since_day));

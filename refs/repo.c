@@ -10,6 +10,8 @@
  *                                write is in flight
  *   DIR/.skiff/txn/<random>      journal of a committed multi-ref
  *                                transaction not yet fully applied
+ *   DIR/.skiff/txn/<random>.ref  a lone ref update's journal: a second
+ *                                name of its lock (refs/txn.c)
  *   DIR/.skiff/seen/<remote>/<ref>  highest seq seen from that remote
  *
  * Init builds everything -- directories, config, the initial trust policy

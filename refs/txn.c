@@ -10,20 +10,29 @@
  *      expectation. The read happens under the lock, which is what makes
  *      the check a compare-and-swap. Build, sign and store the new record
  *      as a refrecord object (objects before refs), then write it into the
- *      lock. Then one barrier (syncfs, see barrier()) makes the record
- *      objects, the locks and every object written before durable.
- *   3. Commit. One ref: rename the lock over the ref, append the audit
- *      entry, and one more barrier makes both durable. Several: write the
- *      journal .skiff/txn/<random> naming each ref and its record id; once
- *      it is durable the transaction is committed. Then rename every lock
- *      and remove the journal.
+ *      lock.
+ *   3. Commit. One ref (commit_single): the lock gets a second name,
+ *      .skiff/txn/<random>.ref, its journal; the audit entry is appended;
+ *      then one barrier (syncfs, see barrier()) makes the record object,
+ *      the lock and its journal name, the entry and every object written
+ *      before durable: the commit point. Rename the lock over the ref and
+ *      remove the journal name, with no barrier after: a rename lost to a
+ *      power cut is redone from the journal. Several refs (commit_many):
+ *      one barrier for the records and locks, then the journal
+ *      .skiff/txn/<random> naming each ref and its record id is written
+ *      and synced (the commit point), every lock renamed, their
+ *      directories synced, the journal removed, the audit entries
+ *      appended.
  * Any failure before the commit point removes every lock this call made,
  * so nothing becomes visible. A failure or crash after it leaves the
- * journal, and the next sk_repo_open rolls the renames forward.
+ * journal, and the next sk_repo_open rolls the renames forward. A lone
+ * ref's journal name can outlive a power cut during its barrier without
+ * the target object: recovery checks it first (finish_lone).
  *
  * Why recovery is safe next to a live writer:
  *  - The writer holds an exclusive flock(2) on the journal from before it
- *    is visible (it is locked while still a temp file, then renamed) until
+ *    is visible (it is locked while still a temp file, then renamed; a
+ *    lone ref's lock is locked before it gets its journal name) until
  *    after it has renamed every lock and unlinked it. Recovery only acts on
  *    a journal whose flock it wins without waiting, so it never runs
  *    beside the journal's own writer, and two recoveries exclude each
@@ -36,6 +45,9 @@
  *    any later writer's record has a higher seq. So a matching lock is the
  *    journaled one and nothing else; recovery never publishes another
  *    writer's half-made record.
+ *  - A lone journal name is the lock itself, so recovery acts on the lock
+ *    only while the lock's name still leads to that same file: never on a
+ *    later writer's lock.
  *  - A journal found after its writer finished (unlinked, nlink 0) or
  *    whose locks are gone is simply removed.
  */
@@ -55,6 +67,9 @@
 
 #include "common/fs.h"
 #include "objects/cjson.h"
+
+/* txn/<16 hex> plus this: a lone ref's journal, a second name of its lock */
+#define LONE_SUFFIX ".ref"
 
 struct txn_item {
 	const struct sk_ref_update *up;
@@ -408,8 +423,7 @@ static int barrier(struct sk_repo *repo, struct sk_err *err)
 	return rc;
 }
 
-/* The commit point of a one-ref transaction: the rename. Its durability
- * comes after, from the barrier that also covers the audit entry. */
+/* Moves an adopted record (sk_refs_adopt) into place. */
 static int commit_one(struct txn_item *it, struct sk_err *err)
 {
 	if (sk_fs_rename(it->lock, it->path) < 0) {
@@ -420,16 +434,6 @@ static int commit_one(struct txn_item *it, struct sk_err *err)
 	}
 	it->locked = 0;
 	return 0;
-}
-
-static int not_durable(const struct txn_item *it, struct sk_err *err)
-{
-	int rc = sk_err_wrap(err, "ref %s was updated but may not be durable", it->up->ref);
-	if (err)
-		snprintf(err->hint, sizeof(err->hint),
-			 "the ref moved; once the disk is healthy, check it with: skiff verify-ref %s",
-			 it->up->ref);
-	return rc;
 }
 
 static json_t *journal_doc(const struct txn_item *items, size_t n)
@@ -445,15 +449,15 @@ static json_t *journal_doc(const struct txn_item *items, size_t n)
 	return json_pack("{s:o, s:i}", "entries", entries, "v", 1);
 }
 
-static char *journal_path(struct sk_repo *repo)
+static char *journal_path(struct sk_repo *repo, const char *suffix)
 {
 	unsigned char r[8];
 	if (getrandom(r, sizeof(r), 0) != sizeof(r))
 		for (size_t i = 0; i < sizeof(r); i++)
 			r[i] = (unsigned char)rand();
 	char name[32];
-	snprintf(name, sizeof(name), "txn/%02x%02x%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2], r[3],
-		 r[4], r[5], r[6], r[7]);
+	snprintf(name, sizeof(name), "txn/%02x%02x%02x%02x%02x%02x%02x%02x%s", r[0], r[1], r[2],
+		 r[3], r[4], r[5], r[6], r[7], suffix);
 	return sk_path_join(repo->path, name);
 }
 
@@ -471,7 +475,7 @@ static int journal_write(struct sk_repo *repo, const struct txn_item *items, siz
 	if (rc == 0)
 		rc = sk_cjson_dump(doc, &body, &len, err);
 	json_decref(doc);
-	char *path = journal_path(repo), *tmp = sk_fs_temp_name(path);
+	char *path = journal_path(repo, ""), *tmp = sk_fs_temp_name(path);
 	int fd = -1, visible = 0;
 	if (rc == 0 && (fd = sk_fs_open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644)) < 0)
 		rc = sk_err_errno(err, errno, "cannot create journal", tmp);
@@ -613,6 +617,66 @@ static void audit_items(struct sk_repo *repo, const struct sk_trust *policy,
 	free(moves);
 }
 
+/* The commit of one ref, with one barrier. Its journal is a second name
+ * for the lock file, txn/<16 hex>.ref, made under an flock on the lock
+ * held until the end; the audit entry is appended next. The barrier then
+ * makes the record object, the lock and its journal name, the entry and
+ * every object written before durable together: the commit point. The
+ * rename after it needs no barrier of its own: if a power cut loses it,
+ * the journal name is still there and recovery renames the lock
+ * (recover_lone). Objects this process wrote deferred before the update
+ * get a barrier of their own first, since recovery checks only the
+ * record's own target. Returns 1, having done nothing, when the journal
+ * name cannot be made (refs on another file system): the caller commits
+ * with a written journal instead. */
+static int commit_single(struct sk_repo *repo, const struct sk_trust *policy,
+			 const struct sk_key *key, struct txn_item *it, size_t pending,
+			 struct sk_err *err)
+{
+	char *name = journal_path(repo, LONE_SUFFIX);
+	int fd = -1, rc = pending ? barrier(repo, err) : 0;
+	if (rc == 0 && ((fd = sk_fs_open(it->lock, O_RDONLY, 0)) < 0 || flock(fd, LOCK_EX) < 0))
+		rc = sk_err_errno(err, errno, "cannot lock", it->lock);
+	if (rc == 0 && sk_fs_link(it->lock, name) < 0)
+		rc = errno == EXDEV ? 1 : sk_err_errno(err, errno, "cannot write journal", name);
+	if (rc == 0)
+		audit_items(repo, policy, key, it, 1, 0);
+	if (rc == 0)
+		rc = barrier(repo, err);
+	if (rc == 0 && sk_fs_rename(it->lock, it->path) < 0) {
+		rc = sk_err_errno(err, errno, "cannot move ref into place", it->path);
+		if (err)
+			snprintf(err->hint, sizeof(err->hint), "%s",
+				 "the update is committed; it completes the next time the repository "
+				 "is opened (any skiff command)");
+	} else if (rc == 0) {
+		it->locked = 0;
+		unlink(name);
+	} else if (rc < 0) {
+		/* Still under our flock: no recovery has acted on it. */
+		unlink(name);
+		unlock_all(it, 1);
+	}
+	if (fd >= 0)
+		close(fd); /* releases the flock */
+	free(name);
+	return rc;
+}
+
+/* Several refs, or one whose journal cannot be a second name: a barrier,
+ * then the written journal (commit_many), then the audit entries. */
+static int commit_journaled(struct sk_repo *repo, const struct sk_trust *policy,
+			    const struct sk_key *key, struct txn_item *items, size_t n,
+			    struct sk_err *err)
+{
+	int rc = barrier(repo, err);
+	if (rc < 0)
+		unlock_all(items, n);
+	else if ((rc = commit_many(repo, items, n, err)) == 0)
+		audit_items(repo, policy, key, items, n, 1);
+	return rc;
+}
+
 /* Hands the records back in the caller's order. */
 static void give_records(const struct txn_item *items, size_t n, struct sk_refrecord *records)
 {
@@ -632,22 +696,15 @@ int sk_refs_update_with(struct sk_repo *repo, const struct sk_key *key,
 	if (rc < 0)
 		return rc;
 	struct txn_item *items = make_items(repo, ups, n);
+	size_t pending = sk_odb_pending(repo->odb);
 	int deferred = sk_odb_defer(repo->odb, 1);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = prepare_item(repo, key, policy_oid, &items[i], err);
 	sk_odb_defer(repo->odb, deferred);
-	if (rc == 0)
-		rc = barrier(repo, err);
-	if (rc < 0) {
+	if (rc < 0)
 		unlock_all(items, n);
-	} else if (n == 1 && (rc = commit_one(&items[0], err)) == 0) {
-		/* one barrier makes the rename and its audit entry durable */
-		audit_items(repo, policy, key, items, n, 0);
-		if ((rc = barrier(repo, err)) < 0)
-			not_durable(&items[0], err);
-	} else if (n > 1 && (rc = commit_many(repo, items, n, err)) == 0) {
-		audit_items(repo, policy, key, items, n, 1);
-	}
+	else if ((rc = n == 1 ? commit_single(repo, policy, key, items, pending, err) : 1) == 1)
+		rc = commit_journaled(repo, policy, key, items, n, err);
 	if (rc == 0)
 		give_records(items, n, records);
 	free_items(items, n);
@@ -869,6 +926,67 @@ static int recover_journal(struct sk_repo *repo, const char *path, struct sk_err
 	return rc < 0 ? rc : 0;
 }
 
+/* A lone ref's journal (commit_single) is its lock under a second name,
+ * and made durable by the same barrier as the record's target object and
+ * the record object; a power cut during that barrier can keep the names
+ * and the lock's bytes but not those objects. The update never reported
+ * success then, and may go either way: it goes forward only when the
+ * target verifies, with the record object written again from the lock's
+ * bytes (a torn copy is replaced) and made durable before the rename;
+ * otherwise the lock goes. A complete record names its ref; the lock is
+ * the journal's only while both names are the same file. */
+static int finish_lone(struct sk_repo *repo, const char *bytes, size_t len,
+		       const struct stat *st, struct sk_err *err)
+{
+	struct sk_refrecord rec;
+	struct stat lst;
+	if (sk_refrecord_parse(&rec, bytes, len, NULL) < 0 || sk_ref_name_check(rec.ref, NULL) < 0)
+		return 0; /* torn: its lock, if any, stays for fsck to report */
+	char *path = sk_refs_file(repo, rec.ref), *lock = lock_path(path);
+	int rc = 0;
+	if (lstat(lock, &lst) == 0 && lst.st_ino == st->st_ino && lst.st_dev == st->st_dev) {
+		struct sk_oid id;
+		int ready = !rec.has_oid || sk_odb_stream(repo->odb, &rec.oid, SK_OBJ_NONE, NULL,
+							   NULL, NULL, NULL, NULL) == 0;
+		int deferred = sk_odb_defer(repo->odb, 1);
+		if (ready)
+			rc = sk_odb_write(repo->odb, SK_OBJ_REFRECORD, bytes, len, &id, err);
+		sk_odb_defer(repo->odb, deferred);
+		if (rc == 0 && ready)
+			rc = sk_odb_flush(repo->odb, err);
+		if (rc == 0 && !ready)
+			unlink(lock);
+		else if (rc == 0 && sk_fs_rename(lock, path) < 0)
+			rc = sk_err_errno(err, errno, "cannot move ref into place", path);
+		else if (rc == 0)
+			rc = sk_fs_fsync_parent(path, err);
+	}
+	free(lock);
+	free(path);
+	return rc;
+}
+
+static int recover_lone(struct sk_repo *repo, const char *path, struct sk_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	struct stat st;
+	int rc = 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd); /* its writer is alive */
+		return 0;
+	}
+	char *bytes = st.st_size <= SK_REFS_RECORD_MAX ? malloc((size_t)st.st_size + 1) : NULL;
+	if (bytes && pread(fd, bytes, (size_t)st.st_size, 0) == st.st_size)
+		rc = finish_lone(repo, bytes, (size_t)st.st_size, &st, err);
+	if (rc == 0)
+		unlink(path);
+	free(bytes);
+	close(fd);
+	return rc;
+}
+
 /* A temp journal whose flock is free belongs to a writer that died before
  * its commit point: garbage. A young one may be a writer between creating
  * the file and locking it, so only old ones go. */
@@ -898,8 +1016,11 @@ int sk_refs_recover(struct sk_repo *repo, struct sk_err *err)
 		if (de->d_name[0] == '.')
 			continue;
 		char *path = sk_path_join(dir, de->d_name);
+		size_t nl = strlen(de->d_name), sl = strlen(LONE_SUFFIX);
 		if (strstr(de->d_name, ".tmp."))
 			remove_dead_temp(path);
+		else if (nl > sl && strcmp(de->d_name + nl - sl, LONE_SUFFIX) == 0)
+			rc = recover_lone(repo, path, err);
 		else
 			rc = recover_journal(repo, path, err);
 		if (rc < 0)

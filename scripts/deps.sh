@@ -7,13 +7,14 @@ set -eu
 # ceph-mon ceph-osd radosgw ceph-common: the single-node Ceph whose radosgw is
 # the integration tests' S3 server (scripts/rgw.sh, which installs them too);
 # hyperfine, restic, awscli: `make bench` and its anchors; haproxy: the local
-# traffic provider (cloud/haproxy.c); wrk: load for `make demo` and the deploy tests
-PKGS="pkg-config libarchive-dev libsodium-dev libssl-dev libjansson-dev libzstd-dev libcurl4-openssl-dev
+# traffic provider (cloud/haproxy.c); wrk: load for `make demo` and the deploy tests;
+# strace: t0030 checks the system calls of a ref update (one barrier)
+PKGS="pkg-config strace libarchive-dev libsodium-dev libssl-dev libjansson-dev libzstd-dev libcurl4-openssl-dev
 libgit2-dev libcmocka-dev libexpat1-dev libfyaml-dev jq git openssl zstd hyperfine restic awscli clang libclang-rt-14-dev groff-base time
 haproxy wrk
 ceph-mon ceph-osd radosgw ceph-common"
 PCS="libsodium openssl jansson libzstd libcurl libgit2 cmocka expat libfyaml libarchive"
-TOOLS="jq git openssl zstd pkg-config groff ceph-mon ceph-osd radosgw radosgw-admin haproxy wrk"
+TOOLS="jq git openssl zstd pkg-config groff strace ceph-mon ceph-osd radosgw radosgw-admin haproxy wrk"
 
 present() {
 	command -v pkg-config >/dev/null 2>&1 || return 1

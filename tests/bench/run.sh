@@ -148,17 +148,17 @@ make_git_loop "$W/git-fsync-loop" "-c core.fsync=reference"
 # minutes, so runs side by side in time keep the ratio honest where
 # hyperfine's all-of-one-then-all-of-the-other would not. The row takes
 # the medians over the rounds.
-note "1000 x update-ref --old (signed), 5 rounds in turn"
+note "1000 x update-ref --old (signed), 11 rounds in turn"
 echo "=== 1000 x update-ref, rounds in turn" >>"$LOG"
-for r in 0 1 2 3 4 5; do
+for r in $(seq 0 11); do
 	hyperfine --style basic --runs 1 --export-json "$W/hf.ur.$r.json" -n skiff "bash $W/skiff-loop" \
 		-n anchor "bash $W/git-loop" -n anchor2 "bash $W/git-fsync-loop" >>"$LOG" 2>&1 ||
 		{ echo "bench: hyperfine failed, see $LOG" >&2; exit 1; }
 done
 jq -s '{results: [range(0; 3) as $i | {command: .[0].results[$i].command,
-	times: [.[1:][] | .results[$i].times[0]]} | .median = (.times | sort | .[2]) |
-	.stddev = 0]}' "$W"/hf.ur.[0-5].json >"$W/hf.ur.json"
-row "$W/hf.ur.json" "1000 x update-ref --old (signed), 5 rounds in turn" 1.2 1
+	times: [.[1:][] | .results[$i].times[0]]} | .median = (.times | sort | .[5]) |
+	.stddev = 0]}' $(seq -f "$W/hf.ur.%g.json" 0 11) >"$W/hf.ur.json"
+row "$W/hf.ur.json" "1000 x update-ref --old (signed), 11 rounds in turn" 1.2 1
 row "$W/hf.ur.json" "1000 x update-ref vs git core.fsync=reference" - 2
 fi
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # update-ref: signed records, compare-and-swap, deletes, transactions,
-# roles, locks; show-ref, rev-parse, log and verify-ref on the results.
+# roles, locks, the one durability barrier of a lone update; show-ref,
+# rev-parse, log and verify-ref on the results.
 . "$(dirname "$0")/lib.sh"
 
 test_expect_success 'setup' '
@@ -210,6 +211,26 @@ test_expect_success '--dry-run checks everything and changes nothing' '
 	json_is .error.code cas_conflict &&
 	expect_exit 4 skiff --identity runner1 --dry-run update-ref refs/services/api $O1 &&
 	test "$(snapshot .skiff)" = "$before"
+'
+
+# The durability protocol, seen from the system calls: one barrier (a
+# syncfs) per lone update, after the lock gets its journal name (a hard
+# link in .skiff/txn) and before the rename of the lock over the ref;
+# nothing synced after it (recovery has the journal).
+test_expect_success 'a lone update makes one barrier: journal link, syncfs, then the rename' '
+	cd repo &&
+	skiff update-ref refs/services/durable $O1 --create >/dev/null &&
+	# (LeakSanitizer cannot run under ptrace: off for this one call)
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" strace -f -o "$TRASH/trace" \
+		-e trace=fsync,fdatasync,syncfs,sync,rename,renameat,renameat2,link,linkat \
+		"$SKIFF_BIN" update-ref refs/services/durable $O2 --old $O1 >/dev/null &&
+	test "$(skiff rev-parse refs/services/durable)" = $O2 &&
+	test "$(grep -cE "(fsync|fdatasync|syncfs|sync)\(" "$TRASH/trace")" = 1 &&
+	s=$(grep -nE "syncfs\(" "$TRASH/trace" | cut -d: -f1) &&
+	j=$(grep -nE "link(at)?\(.*durable\.lock.*/txn/[0-9a-f]{16}\.ref" "$TRASH/trace" | cut -d: -f1) &&
+	r=$(grep -nE "rename.*durable\.lock" "$TRASH/trace" | cut -d: -f1) &&
+	test -n "$j" && test -n "$r" && test "$j" -lt "$s" && test "$s" -lt "$r" &&
+	test -z "$(ls .skiff/txn)"
 '
 
 test_expect_success 'fsck is clean' '

@@ -25,6 +25,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "objects/odb.h"
+#include "refs/audit.h"
 #include "refs/keys.h"
 #include "refs/refs.h"
 #include "tests/unit/helpers.h"
@@ -493,10 +494,10 @@ static int faulty_update(struct th_repo *fx, const char *spec, const struct sk_r
 
 static void fault_loop(struct th_repo *fx, const char *const *names, size_t n)
 {
-	static const char *const ops[] = { "write", "fsync", "rename", "open" };
+	static const char *const ops[] = { "write", "fsync", "rename", "open", "link" };
 	struct sk_err err;
 	int counter = 0;
-	for (size_t o = 0; o < 4; o++) {
+	for (size_t o = 0; o < 5; o++) {
 		int done = 0;
 		for (int k = 1; k < 200 && !done; k++) {
 			struct ref_state old[4];
@@ -687,6 +688,183 @@ static void test_recovery_ignores_foreign_lock(void **state)
 	sk_repo_free(r);
 	free(lock);
 	free(journal);
+}
+
+/* One ref, its rename failing after the barrier (the commit point): the
+ * update reports the failure, the journal and the lock stay, and the next
+ * open completes it. Returns the journal's path. */
+static char *lone_left_behind(struct th_repo *fx, const char *ref, const struct sk_oid *from,
+			      const struct sk_oid *to)
+{
+	char *txn = sk_path_join(fx->skiff, "txn"), *journal = NULL;
+	struct sk_ref_update up = { .ref = ref, .new_oid = *to, .expect = SK_EXPECT_OID,
+				    .old_oid = *from };
+	char op[32];
+	for (int k = 1; k < 20 && count_entries(txn, NULL) == 0; k++) {
+		char spec[32];
+		snprintf(spec, sizeof(spec), "rename:%d", k);
+		snprintf(op, sizeof(op), "lone-%d", k); /* new records each attempt */
+		up.op = op;
+		assert_int_equal(faulty_update(fx, spec, &up, 1), SK_ENOSPC);
+	}
+	assert_int_equal(count_entries(txn, NULL), 1);
+	DIR *d = opendir(txn);
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			journal = sk_path_join(txn, de->d_name);
+	closedir(d);
+	free(txn);
+	char name[300];
+	snprintf(name, sizeof(name), "%s.lock", ref);
+	char *lock = sk_path_join(fx->skiff, name);
+	assert_true(sk_fs_exists(lock));
+	free(lock);
+	return journal;
+}
+
+/* the id of the record waiting in ref's lock */
+static struct sk_oid lock_record_id(struct th_repo *fx, const char *ref)
+{
+	char name[300];
+	snprintf(name, sizeof(name), "%s.lock", ref);
+	return record_id_of_file(fx, name);
+}
+
+static size_t audit_entries_for(struct sk_repo *r, const struct sk_oid *record)
+{
+	struct sk_audit_query q = { 0 };
+	json_t *all = NULL, *e;
+	struct sk_err err;
+	char hex[SK_OID_HEXSZ + 1];
+	size_t i, n = 0;
+	th_must(sk_audit_query(r, &q, &all, &err), &err);
+	sk_oid_tohex(record, hex);
+	json_array_foreach(all, i, e)
+		n += strcmp(json_string_value(json_object_get(e, "record")), hex) == 0;
+	json_decref(all);
+	return n;
+}
+
+#define LONE_REF "refs/services/a"
+
+/* LONE_REF created at blob "a"; *a and *b: blobs "a" and "b". */
+static void lone_start(struct th_repo *fx, struct sk_oid *a, struct sk_oid *b)
+{
+	struct sk_err err;
+	*a = th_blob(fx->repo, "a");
+	*b = th_blob(fx->repo, "b");
+	th_must(update1(fx->repo, fx->key, LONE_REF, a, SK_EXPECT_ABSENT, NULL, NULL, &err), &err);
+}
+
+/* A new handle on the repository (recovery runs), where ref is at want. */
+static struct sk_repo *reopen_at(struct th_repo *fx, const char *ref, const struct sk_oid *want)
+{
+	struct sk_repo *r = NULL;
+	struct sk_oid got;
+	struct sk_err err;
+	th_must(sk_repo_open(&r, fx->repo_dir, &err), &err);
+	th_must(sk_refs_resolve(r, ref, &got, &err), &err);
+	assert_int_equal(sk_oid_cmp(&got, want), 0);
+	return r;
+}
+
+/* A lone ref committed but not renamed (a writer killed after its barrier,
+ * or a power cut that lost the rename): left alone while the writer holds
+ * the journal, rolled forward by the next open, audited once. */
+static void test_recovery_lone(void **state)
+{
+	struct th_repo *fx = *state;
+	struct sk_err err;
+	struct sk_oid a, b;
+	lone_start(fx, &a, &b);
+	char *journal = lone_left_behind(fx, LONE_REF, &a, &b);
+	struct sk_oid rec = lock_record_id(fx, LONE_REF);
+	int fd = open(journal, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	sk_repo_free(reopen_at(fx, LONE_REF, &a));
+	close(fd);
+
+	struct sk_repo *r = reopen_at(fx, LONE_REF, &b);
+	struct sk_oid head = record_id_of_file(fx, LONE_REF);
+	assert_int_equal(sk_oid_cmp(&head, &rec), 0);
+	assert_false(sk_fs_exists(journal));
+	assert_int_equal(stale_locks(r), 0);
+	json_t *info = NULL;
+	th_must(sk_refs_verify(r, LONE_REF, 1, &info, &err), &err);
+	assert_int_equal(json_integer_value(json_object_get(info, "seq")), 2);
+	json_decref(info);
+	assert_int_equal(audit_entries_for(r, &rec), 1);
+	sk_repo_free(r);
+	free(journal);
+}
+
+/* The same after a power cut that tore the record object (the lock and
+ * the journal durable, the object not): recovery writes it again. */
+static void test_recovery_lone_torn_record(void **state)
+{
+	struct th_repo *fx = *state;
+	struct sk_err err;
+	struct sk_oid a, b;
+	lone_start(fx, &a, &b);
+	char *journal = lone_left_behind(fx, LONE_REF, &a, &b);
+	struct sk_oid rec = lock_record_id(fx, LONE_REF);
+	char *obj = sk_odb_path(sk_repo_odb(fx->repo), &rec);
+	assert_int_equal(chmod(obj, 0644), 0);
+	th_must(sk_fs_write_atomic(obj, "torn", 4, 0444, &err), &err);
+	struct sk_repo *r = reopen_at(fx, LONE_REF, &b);
+	unsigned char *payload = NULL;
+	size_t len = 0;
+	th_must(sk_odb_read(sk_repo_odb(r), &rec, SK_OBJ_REFRECORD, SK_ODB_VERIFY, NULL, &payload,
+			    &len, &err), &err);
+	free(payload);
+	assert_false(sk_fs_exists(journal));
+	sk_repo_free(r);
+	free(obj);
+	free(journal);
+}
+
+/* A power cut during the barrier can leave the journal and the lock
+ * durable but not the new target object: the update never reported
+ * success, and recovery drops it rather than publish a dangling ref. */
+static void test_recovery_lone_target_lost(void **state)
+{
+	struct th_repo *fx = *state;
+	struct sk_oid a, b;
+	lone_start(fx, &a, &b);
+	char *journal = lone_left_behind(fx, LONE_REF, &a, &b);
+	char *obj = sk_odb_path(sk_repo_odb(fx->repo), &b);
+	assert_int_equal(unlink(obj), 0);
+	struct sk_repo *r = reopen_at(fx, LONE_REF, &a);
+	assert_false(sk_fs_exists(journal));
+	assert_int_equal(stale_locks(r), 0);
+	sk_repo_free(r);
+	free(obj);
+	free(journal);
+}
+
+/* Where the journal cannot be a second name of the lock (refs on another
+ * file system: EXDEV, injected here), a lone update commits through a
+ * written journal, as several refs do, and leaves nothing behind. */
+static void test_lone_without_link(void **state)
+{
+	struct th_repo *fx = *state;
+	struct sk_err err;
+	struct sk_oid a, b;
+	lone_start(fx, &a, &b);
+	struct sk_ref_update up = { .ref = LONE_REF, .new_oid = b, .expect = SK_EXPECT_OID,
+				    .old_oid = a };
+	assert_int_equal(faulty_update(fx, "link:1:EXDEV", &up, 1), 0);
+	struct sk_repo *r = reopen_at(fx, LONE_REF, &b);
+	char *txn = sk_path_join(fx->skiff, "txn");
+	assert_int_equal(count_entries(txn, NULL), 0);
+	assert_int_equal(stale_locks(r), 0);
+	th_must(sk_refs_verify(r, LONE_REF, 1, NULL, &err), &err);
+	struct sk_oid head = record_id_of_file(fx, LONE_REF);
+	assert_int_equal(audit_entries_for(r, &head), 1);
+	free(txn);
+	sk_repo_free(r);
 }
 
 /* --- chains ----------------------------------------------------------------- */
@@ -947,6 +1125,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fault_transaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery_ignores_foreign_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_lone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lone_without_link, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_lone_torn_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_lone_target_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_and_tamper, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dangling_and_head_object, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seen, setup, teardown),
