@@ -69,7 +69,7 @@ test_expect_success 'SIGKILL at every kill point of control set, then resume: on
 		[ $st -eq 137 ] || break
 		kills=$((kills + 1)) && id=$(newest_op rk) &&
 		if [ "$id" = "$old" ]; then
-			test "$(ncommits rk)" = "$base" || { echo "kill $n: a commit without an operation" >&2; false; }
+			test "$(ncommits rk)" = "$base" || { echo "kill $n: a commit without an operation" >&2; exit 1; }
 		else
 			{ SKIFF_OP_KILL=2 skiff -C rk resume "$id" >/dev/null 2>&1 || true; } &&
 			skiff -C rk --format=json resume "$id" >out &&
@@ -78,7 +78,7 @@ test_expect_success 'SIGKILL at every kill point of control set, then resume: on
 			skiff -C rk --format=json log -n 1 refs/services/pay >out &&
 			json_is ".commits[0].op" "$id" &&
 			skiff -C rk --format=json control show pay >out && json_is .control.settings.POOL 99 &&
-			check_chain rk "$id" || { echo "after kill point $n" >&2; false; }
+			check_chain rk "$id" || { echo "after kill point $n" >&2; exit 1; }
 		fi
 		n=$((n + 1))
 	done &&
@@ -170,7 +170,7 @@ test_expect_success 'SIGKILL at every kill point of a cancel, then resume: exact
 		fi && json_is .state cancelled &&
 		test "$(ncommits ck)" = "$want" &&
 		skiff -C ck --format=json control show pay >out && json_is .control.settings.POOL 17 &&
-		check_chain ck "$id" || { echo "after kill point $n" >&2; false; }
+		check_chain ck "$id" || { echo "after kill point $n" >&2; exit 1; }
 		n=$((n + 1))
 	done &&
 	test $st -eq 0 && test "$(ncommits ck)" = "$want" && test $kills -ge 7

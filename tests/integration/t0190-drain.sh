@@ -122,7 +122,7 @@ test_expect_success 'SIGKILL at every kill point of a drain, then resume: draine
 		[ $st -eq 137 ] || { echo "kill point $n: exit $st" >&2; cat kill.out >&2; break; }
 		kills=$((kills + 1)) && id=$(newest_op "$D") &&
 		if [ "$id" = "$old" ]; then
-			test "$(ncommits)" = "$base" || { echo "kill $n: a commit without an operation" >&2; false; }
+			test "$(ncommits)" = "$base" || { echo "kill $n: a commit without an operation" >&2; exit 1; }
 		else
 			{ SKIFF_OP_KILL=2 "$SKIFF_BIN" -C "$D" resume "$id" >/dev/null 2>&1 || true; } &&
 			sk --format=json resume "$id" >out && json_is .state succeeded &&
@@ -130,7 +130,7 @@ test_expect_success 'SIGKILL at every kill point of a drain, then resume: draine
 			sk --format=json log -n 1 refs/services/hello >out && json_is ".commits[0].op" "$id" &&
 			test "$(drained t3)" = true && test "$(srv t3 weight)" = 0 &&
 			sk undrain hello --target t3 >/dev/null ||
-			{ echo "after kill point $n" >&2; cat out >&2; sk --format=json op show "$id" >&2; false; }
+			{ echo "after kill point $n" >&2; cat out >&2; sk --format=json op show "$id" >&2; exit 1; }
 		fi
 		old=$(newest_op "$D") && n=$((n + 1))
 	done &&
@@ -145,12 +145,12 @@ test_expect_success 'SIGKILL at every kill point of an undrain, then resume: in 
 	n=1 && kills=0 &&
 	while [ $n -lt 60 ]; do
 		sk drain hello --target t3 >/dev/null && old=$(newest_op "$D") && base=$(ncommits) &&
-		st=0 || { echo "round $n: drain failed" >&2; break; }
+		st=0 || { echo "round $n: drain failed" >&2; exit 1; }
 		SKIFF_OP_KILL=$n "$SKIFF_BIN" -C "$D" --format=json undrain hello --target t3 >kill.out 2>&1 || st=$?
 		[ $st -eq 137 ] || { [ $st -eq 0 ] || { echo "kill point $n: exit $st" >&2; cat kill.out >&2; }; break; }
 		kills=$((kills + 1)) && id=$(newest_op "$D") &&
 		if [ "$id" = "$old" ]; then
-			test "$(ncommits)" = "$base" || { echo "kill $n: a commit without an operation" >&2; false; }
+			test "$(ncommits)" = "$base" || { echo "kill $n: a commit without an operation" >&2; exit 1; }
 			sk undrain hello --target t3 >/dev/null
 		else
 			{ SKIFF_OP_KILL=2 "$SKIFF_BIN" -C "$D" resume "$id" >/dev/null 2>&1 || true; } &&
@@ -158,7 +158,7 @@ test_expect_success 'SIGKILL at every kill point of an undrain, then resume: in 
 			test "$(ncommits)" = $((base + 1)) &&
 			sk --format=json log -n 1 refs/services/hello >out && json_is ".commits[0].op" "$id" &&
 			test "$(drained t3)" = false && test "$(srv t3 weight)" = 256 ||
-			{ echo "after kill point $n" >&2; cat out >&2; sk --format=json op show "$id" >&2; false; }
+			{ echo "after kill point $n" >&2; cat out >&2; sk --format=json op show "$id" >&2; exit 1; }
 		fi || break
 		n=$((n + 1))
 	done &&

@@ -218,16 +218,16 @@ end_ok() {
 test_expect_success 'SIGKILL at every kill point of a restore, then resume: same end' '
 	b1=$(cat "$TRASH/b1") && n=1 && kills=0 &&
 	while [ $n -lt 80 ]; do
-		put b changed && put d new && last=$(newest) && st=0 &&
-		SKIFF_OP_KILL=$n "$SKIFF_BIN" -C "$D" restore store --backup "$b1" >/dev/null 2>&1 || st=$?
+		put b changed && put d new && last=$(newest) && st=0 || exit 1
+		SKIFF_OP_KILL=$n "$SKIFF_BIN" -C "$D" --format=json restore store --backup "$b1" >/dev/null 2>&1 || st=$?
 		id=$(newest)
 		if [ $st -eq 5 ]; then finish "$id" && end_ok "$b1" "$id" && break; fi
-		[ $st -eq 137 ] || { echo "kill $n: exit $st" >&2; false; }
+		[ $st -eq 137 ] || { echo "kill $n: exit $st" >&2; exit 1; }
 		kills=$((kills + 1))
 		if [ "$id" = "$last" ]; then
-			test "$(get b)" = changed
+			test "$(get b)" = changed || { echo "kill $n: data changed without an operation" >&2; exit 1; }
 		else
-			finish "$id" && end_ok "$b1" "$id" || { echo "phase 1, kill point $n" >&2; false; }
+			finish "$id" && end_ok "$b1" "$id" || { echo "phase 1, kill point $n" >&2; exit 1; }
 		fi
 		n=$((n + 1))
 	done &&
@@ -236,11 +236,11 @@ test_expect_success 'SIGKILL at every kill point of a restore, then resume: same
 		put b changed && put d new &&
 		expect_exit 5 sk restore store --backup "$b1" && id=$(newest) &&
 		sk --identity approver approve "$id" >/dev/null && st=0 &&
-		SKIFF_OP_KILL=$m "$SKIFF_BIN" -C "$D" resume "$id" >/dev/null 2>&1 || st=$?
+		SKIFF_OP_KILL=$m "$SKIFF_BIN" -C "$D" --format=json resume "$id" >/dev/null 2>&1 || st=$?
 		if [ $st -eq 0 ]; then end_ok "$b1" "$id" && break; fi
-		[ $st -eq 137 ] || { echo "resume kill $m: exit $st" >&2; false; }
+		[ $st -eq 137 ] || { echo "resume kill $m: exit $st" >&2; exit 1; }
 		kills=$((kills + 1))
-		finish "$id" && end_ok "$b1" "$id" || { echo "phase 2, kill point $m" >&2; false; }
+		finish "$id" && end_ok "$b1" "$id" || { echo "phase 2, kill point $m" >&2; exit 1; }
 		m=$((m + 1))
 	done &&
 	test $n -gt 10 && test $m -gt 10 && echo "$kills kill points ($n before approval, $m after)" >"${KILLS_OUT:-/dev/null}"
