@@ -274,7 +274,10 @@ fault_loop() {
 }
 
 for cmd in hash single txn; do
-	for op in open write fsync rename; do
+	ops="open write fsync rename"
+	# a lone ref update links its lock into .skiff/txn (skiff-refs(5))
+	[ $cmd = single ] && ops="$ops link"
+	for op in $ops; do
 		test_expect_success "fault injector: $cmd, $op:N until it succeeds" "
 			fault_loop $cmd $op
 		"
