@@ -1,6 +1,6 @@
 #!/bin/bash
 # Bad environments: a full disk, a read-only repository, and a fault
-# injected at every open, write, fsync and rename. Each must end in a typed
+# injected at every open, write, fsync, rename and link. Each must end in a typed
 # error (exit 1, JSON code no_space / read_only / io_error) and leave the
 # repository as it was: same files, no temp files, no locks, fsck clean.
 . "$(dirname "$0")/lib.sh"
