@@ -522,6 +522,16 @@ static int fsync_ref_dirs(struct txn_item *items, size_t n, struct sk_err *err)
 	return rc;
 }
 
+/* A failure after the commit point: the journal stays, and recovery
+ * finishes the job. */
+static void hint_committed(struct sk_err *err)
+{
+	if (err)
+		snprintf(err->hint, sizeof(err->hint), "%s",
+			 "the update is committed; it completes the next time the repository is "
+			 "opened (any skiff command)");
+}
+
 static int commit_many(struct sk_repo *repo, struct txn_item *items, size_t n,
 		       struct sk_err *err)
 {
@@ -540,16 +550,10 @@ static int commit_many(struct sk_repo *repo, struct txn_item *items, size_t n,
 	}
 	if (rc == 0)
 		rc = fsync_ref_dirs(items, n, err);
-	if (rc == 0) {
+	if (rc == 0)
 		unlink(journal);
-	} else if (err) {
-		char msg[SK_ERR_MSG];
-		memcpy(msg, err->message, sizeof(msg));
-		sk_err_set(err, err->code,
-			   "the transaction is committed; it completes the next time the repository "
-			   "is opened (any skiff command)",
-			   "%s", msg);
-	}
+	else
+		hint_committed(err);
 	close(jfd); /* releases the flock: recovery may now finish the job */
 	free(journal);
 	return rc;
@@ -645,10 +649,7 @@ static int commit_single(struct sk_repo *repo, const struct sk_trust *policy,
 		rc = barrier(repo, err);
 	if (rc == 0 && sk_fs_rename(it->lock, it->path) < 0) {
 		rc = sk_err_errno(err, errno, "cannot move ref into place", it->path);
-		if (err)
-			snprintf(err->hint, sizeof(err->hint), "%s",
-				 "the update is committed; it completes the next time the repository "
-				 "is opened (any skiff command)");
+		hint_committed(err);
 	} else if (rc == 0) {
 		it->locked = 0;
 		unlink(name);
@@ -701,10 +702,13 @@ int sk_refs_update_with(struct sk_repo *repo, const struct sk_key *key,
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = prepare_item(repo, key, policy_oid, &items[i], err);
 	sk_odb_defer(repo->odb, deferred);
-	if (rc < 0)
+	if (rc < 0) {
 		unlock_all(items, n);
-	else if ((rc = n == 1 ? commit_single(repo, policy, key, items, pending, err) : 1) == 1)
-		rc = commit_journaled(repo, policy, key, items, n, err);
+	} else {
+		rc = n == 1 ? commit_single(repo, policy, key, items, pending, err) : 1;
+		if (rc == 1) /* several refs, or one whose lock cannot be linked */
+			rc = commit_journaled(repo, policy, key, items, n, err);
+	}
 	if (rc == 0)
 		give_records(items, n, records);
 	free_items(items, n);
@@ -845,6 +849,15 @@ int sk_refs_adopt(struct sk_repo *repo, const char *name, const void *bytes, siz
 
 /* --- recovery ---------------------------------------------------------- */
 
+/* Renames lock over path and makes the rename durable: recovery runs
+ * rarely, and nothing after it would sync the name. */
+static int publish(const char *lock, const char *path, struct sk_err *err)
+{
+	if (sk_fs_rename(lock, path) < 0)
+		return sk_err_errno(err, errno, "cannot move ref into place", path);
+	return sk_fs_fsync_parent(path, err);
+}
+
 /* Renames ref's lock into place when it holds exactly the journaled record.
  * Returns 0 (done or nothing to do) or an error. */
 static int roll_forward(struct sk_repo *repo, const char *ref, const struct sk_oid *want,
@@ -863,12 +876,8 @@ static int roll_forward(struct sk_repo *repo, const char *ref, const struct sk_o
 		/* Same inode still in place: nobody swapped the lock meanwhile. */
 		int same = lstat(lock, &now) == 0 && now.st_ino == before.st_ino &&
 			   now.st_dev == before.st_dev;
-		if (sk_oid_cmp(&got, want) == 0 && same) {
-			if (sk_fs_rename(lock, path) < 0)
-				rc = sk_err_errno(err, errno, "cannot move ref into place", path);
-			else
-				rc = sk_fs_fsync_parent(path, err);
-		}
+		if (sk_oid_cmp(&got, want) == 0 && same)
+			rc = publish(lock, path, err);
 	}
 	free(bytes);
 	free(lock);
@@ -900,27 +909,42 @@ static int replay_journal(struct sk_repo *repo, const char *buf, size_t len, str
 	return rc;
 }
 
-static int recover_journal(struct sk_repo *repo, const char *path, struct sk_err *err)
+/* A journal whose writer is gone: opened, its flock won without waiting,
+ * read whole. Returns the descriptor (holding the flock) with *st, *buf
+ * and *len set, or -1: its writer is alive, it is already finished
+ * (nlink 0), or it is not a regular file of at most max bytes (left
+ * alone). */
+static int take_journal(const char *path, size_t max, struct stat *st, char **buf, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return 0;
+		return -1;
+	*buf = NULL;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, st) == 0 && st->st_nlink > 0 &&
+	    S_ISREG(st->st_mode) && (size_t)st->st_size <= max) {
+		*buf = malloc((size_t)st->st_size + 1);
+		if (!*buf)
+			abort();
+		*len = (size_t)st->st_size;
+		if (pread(fd, *buf, *len, 0) == st->st_size)
+			return fd;
+	}
+	free(*buf);
+	close(fd);
+	return -1;
+}
+
+static int recover_journal(struct sk_repo *repo, const char *path, struct sk_err *err)
+{
 	struct stat st;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0 || st.st_nlink == 0 ||
-	    st.st_size > SK_CJSON_MAX) {
-		close(fd); /* its writer is alive, or it is already finished */
+	char *buf;
+	size_t len;
+	int fd = take_journal(path, SK_CJSON_MAX, &st, &buf, &len);
+	if (fd < 0)
 		return 0;
-	}
-	char *buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		abort();
-	ssize_t got = pread(fd, buf, (size_t)st.st_size, 0);
-	int rc = 0;
-	if (got == st.st_size) {
-		rc = replay_journal(repo, buf, (size_t)got, err);
-		if (rc == 0)
-			unlink(path);
-	}
+	int rc = replay_journal(repo, buf, len, err);
+	if (rc == 0)
+		unlink(path);
 	free(buf);
 	close(fd);
 	return rc < 0 ? rc : 0;
@@ -935,6 +959,18 @@ static int recover_journal(struct sk_repo *repo, const char *path, struct sk_err
  * bytes (a torn copy is replaced) and made durable before the rename;
  * otherwise the lock goes. A complete record names its ref; the lock is
  * the journal's only while both names are the same file. */
+/* The record object again, from the record's bytes: a deferred write
+ * replaces a torn copy; then synced. */
+static int rewrite_record(struct sk_repo *repo, const char *bytes, size_t len,
+			  struct sk_err *err)
+{
+	struct sk_oid id;
+	int deferred = sk_odb_defer(repo->odb, 1);
+	int rc = sk_odb_write(repo->odb, SK_OBJ_REFRECORD, bytes, len, &id, err);
+	sk_odb_defer(repo->odb, deferred);
+	return rc ? rc : sk_odb_flush(repo->odb, err);
+}
+
 static int finish_lone(struct sk_repo *repo, const char *bytes, size_t len,
 		       const struct stat *st, struct sk_err *err)
 {
@@ -945,21 +981,12 @@ static int finish_lone(struct sk_repo *repo, const char *bytes, size_t len,
 	char *path = sk_refs_file(repo, rec.ref), *lock = lock_path(path);
 	int rc = 0;
 	if (lstat(lock, &lst) == 0 && lst.st_ino == st->st_ino && lst.st_dev == st->st_dev) {
-		struct sk_oid id;
-		int ready = !rec.has_oid || sk_odb_stream(repo->odb, &rec.oid, SK_OBJ_NONE, NULL,
-							   NULL, NULL, NULL, NULL) == 0;
-		int deferred = sk_odb_defer(repo->odb, 1);
-		if (ready)
-			rc = sk_odb_write(repo->odb, SK_OBJ_REFRECORD, bytes, len, &id, err);
-		sk_odb_defer(repo->odb, deferred);
-		if (rc == 0 && ready)
-			rc = sk_odb_flush(repo->odb, err);
-		if (rc == 0 && !ready)
+		int target_ok = !rec.has_oid || sk_odb_stream(repo->odb, &rec.oid, SK_OBJ_NONE, NULL,
+							       NULL, NULL, NULL, NULL) == 0;
+		if (!target_ok)
 			unlink(lock);
-		else if (rc == 0 && sk_fs_rename(lock, path) < 0)
-			rc = sk_err_errno(err, errno, "cannot move ref into place", path);
-		else if (rc == 0)
-			rc = sk_fs_fsync_parent(path, err);
+		else if ((rc = rewrite_record(repo, bytes, len, err)) == 0)
+			rc = publish(lock, path, err);
 	}
 	free(lock);
 	free(path);
@@ -968,21 +995,16 @@ static int finish_lone(struct sk_repo *repo, const char *bytes, size_t len,
 
 static int recover_lone(struct sk_repo *repo, const char *path, struct sk_err *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	char *buf;
+	size_t len;
+	int fd = take_journal(path, SK_REFS_RECORD_MAX, &st, &buf, &len);
 	if (fd < 0)
 		return 0;
-	struct stat st;
-	int rc = 0;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd); /* its writer is alive */
-		return 0;
-	}
-	char *bytes = st.st_size <= SK_REFS_RECORD_MAX ? malloc((size_t)st.st_size + 1) : NULL;
-	if (bytes && pread(fd, bytes, (size_t)st.st_size, 0) == st.st_size)
-		rc = finish_lone(repo, bytes, (size_t)st.st_size, &st, err);
+	int rc = finish_lone(repo, buf, len, &st, err);
 	if (rc == 0)
 		unlink(path);
-	free(bytes);
+	free(buf);
 	close(fd);
 	return rc;
 }
