@@ -844,6 +844,42 @@ static void test_recovery_lone_target_lost(void **state)
 	free(journal);
 }
 
+/* Journal names that are not a record (garbage, a record of a ref that
+ * has no such lock, a directory) publish nothing and move no ref; a
+ * lock that is not the journal's own file stays. */
+static void test_recovery_lone_bad_input(void **state)
+{
+	struct th_repo *fx = *state;
+	struct sk_err err;
+	struct sk_oid a, b;
+	lone_start(fx, &a, &b);
+	char *garbage = sk_path_join(fx->skiff, "txn/00112233aabbccdd.ref");
+	char *dir = sk_path_join(fx->skiff, "txn/0011223344556677.ref");
+	char *foreign = sk_path_join(fx->skiff, "txn/8899aabbccddeeff.ref");
+	char *lock = sk_path_join(fx->skiff, LONE_REF ".lock");
+	th_must(sk_fs_write_atomic(garbage, "{\"oid\":", 8, 0644, &err), &err);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	char *head = NULL;
+	size_t len = 0;
+	char *ref_file = sk_path_join(fx->skiff, LONE_REF);
+	th_must(sk_fs_read_file(ref_file, 65536, &head, &len, &err), &err);
+	/* a copy of a real record, but another file than the lock */
+	th_must(sk_fs_write_atomic(foreign, head, len, 0644, &err), &err);
+	th_must(sk_fs_write_atomic(lock, head, len, 0644, &err), &err);
+	struct sk_repo *r = reopen_at(fx, LONE_REF, &a);
+	assert_false(sk_fs_exists(garbage));
+	assert_false(sk_fs_exists(foreign));
+	assert_true(sk_fs_exists(lock));
+	assert_true(sk_fs_is_dir(dir));
+	sk_repo_free(r);
+	free(head);
+	free(ref_file);
+	free(lock);
+	free(foreign);
+	free(dir);
+	free(garbage);
+}
+
 /* Where the journal cannot be a second name of the lock (refs on another
  * file system: EXDEV, injected here), a lone update commits through a
  * written journal, as several refs do, and leaves nothing behind. */
@@ -1127,6 +1163,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recovery_ignores_foreign_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery_lone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lone_without_link, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_lone_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery_lone_torn_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery_lone_target_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_and_tamper, setup, teardown),
